@@ -1,0 +1,55 @@
+import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { AppModule } from './app.module';
+import { DomainErrorFilter } from './common/domain-error.filter';
+import { UpgradeRouter } from './common/upgrade-router';
+import type { AppConfig } from './config/app-config';
+import { JsonLogger } from './observability/json-logger';
+import { rejoinRequestContext, requestContext, withConnectionId } from './observability/request-context';
+
+/** How long shutdown lets open HTTP connections finish before it closes them. */
+const SHUTDOWN_GRACE_MS = 500;
+
+export interface RunningApp {
+  app: INestApplication;
+  config: AppConfig;
+  /** `http://host:port` with the port actually bound. */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Builds the application from a validated config and listens; used by `main.ts` and the tests. */
+export async function startApp(config: AppConfig): Promise<RunningApp> {
+  const logger = new JsonLogger(config.logLevel);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    logger,
+    bodyParser: false,
+    abortOnError: false,
+  });
+  // A request id on every response and every log line of the request (debug: no line per request at info).
+  app.use(requestContext());
+  app.useBodyParser('json', { limit: config.maxMessageSize });
+  app.use(rejoinRequestContext());
+  app.useGlobalFilters(new DomainErrorFilter());
+  const server = app.getHttpServer();
+  server.on('upgrade', withConnectionId(app.get(UpgradeRouter).handle));
+  await app.listen(config.http.port, config.http.host);
+  const port = (server.address() as AddressInfo).port;
+  const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
+  const close = async (): Promise<void> => {
+    // Streams end with `going_away` before the server closes; whatever is still open a moment
+    // later (a half-open client, a connection that never sent a request) must not hold shutdown.
+    const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+    force.unref();
+    try {
+      await app.close();
+    } finally {
+      clearTimeout(force);
+    }
+  };
+  return { app, config, port, url: `http://${host}:${port}`, close };
+}

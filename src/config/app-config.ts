@@ -1,0 +1,88 @@
+/**
+ * The typed, validated configuration handed to every module. Built once at
+ * start-up by `loadConfig` from the environment (bridge.md, "Running"); nothing
+ * else reads `process.env`.
+ */
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+export type DatabaseConfig =
+  | {
+      type: 'sqlite';
+      /** File path, or `:memory:`. @default `./data/devicehub.sqlite` */
+      path: string;
+    }
+  | {
+      type: 'postgres';
+      /** `postgres://…` connection URL. */
+      url: string;
+    };
+
+export interface AppConfig {
+  http: {
+    /** HTTP, WebSocket, socket.io, SSE and signalling. 0 picks a free port. @default 3000 */
+    port: number;
+    /** @default 0.0.0.0 */
+    host: string;
+  };
+  mqtt: {
+    /** External broker; unset runs the embedded broker. */
+    url?: string;
+    /** Embedded broker's TCP port; 0 picks a free one. @default 1883 */
+    port: number;
+    /** Bridge's credentials at the external broker. */
+    username?: string;
+    password?: string;
+    /** `$share/{group}/…` subscriptions when set. */
+    shareGroup?: string;
+    /** First topic level. @default things */
+    topicPrefix: string;
+    /** Embedded broker admits anonymous devices when false. @default true */
+    deviceAuth: boolean;
+  };
+  /** Bytes, for MQTT payloads and client frames. @default 65536 */
+  maxMessageSize: number;
+  database: DatabaseConfig;
+  /** Unset: in-process bus. */
+  redisUrl?: string;
+  /** SQLite file and generated secrets. @default ./data */
+  dataDir: string;
+  auth: {
+    /** HS256 secret for client tokens. @default generated into DATA_DIR */
+    jwtSecret: string;
+    /** Bearer credential of the admin API. @default generated into DATA_DIR */
+    adminToken: string;
+    /** `AUTH=off` opens every read endpoint. @default true */
+    required: boolean;
+  };
+  /** Path of the device-type declarations; unset accepts any type. */
+  deviceTypesPath?: string;
+  /** Seconds between SSE keepalive comments. @default 30 */
+  sseKeepaliveIntervalSec: number;
+  /** How long the event log keeps events for resume, in ms. @default 24h */
+  eventRetentionMs: number;
+  /** @default info */
+  logLevel: LogLevel;
+  delivery: {
+    /**
+     * Bytes a web client may leave unread (per connection) before it is
+     * disconnected as a slow consumer; it then resumes from its last id.
+     * `SEND_BUFFER_LIMIT`. @default 1048576 (1 MiB)
+     */
+    sendBufferBytes: number;
+  };
+  signalling: {
+    /**
+     * Publishable keys: inline JSON or the path of a JSON/YAML file, `SIGNALLING_KEYS`.
+     * Unset: no keys, tokens only.
+     */
+    keys?: string;
+    /**
+     * Room bindings `{room: [channel patterns]}`: inline JSON or the path of a
+     * JSON/YAML file, `SIGNALLING_ROOMS`. Unset: none until `PUT /admin/rooms/{room}`.
+     */
+    rooms?: string;
+  };
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -1,0 +1,177 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, readEnvironment } from './load-config';
+import { parseDuration } from './duration';
+
+describe('loadConfig', () => {
+  const dataDir = (): string => mkdtempSync(join(tmpdir(), 'dhb-config-'));
+
+  it('runs on the embedded defaults with no configuration', () => {
+    const dir = dataDir();
+    const config = loadConfig({ DATA_DIR: dir });
+    expect(config.http).toEqual({ port: 3000, host: '0.0.0.0' });
+    expect(config.mqtt).toMatchObject({ url: undefined, port: 1883, topicPrefix: 'things', deviceAuth: true });
+    expect(config.database).toEqual({ type: 'sqlite', path: join(dir, 'devicehub.sqlite') });
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.maxMessageSize).toBe(65536);
+    expect(config.sseKeepaliveIntervalSec).toBe(30);
+    expect(config.eventRetentionMs).toBe(24 * 3600 * 1000);
+    expect(config.auth.required).toBe(true);
+    expect(config.logLevel).toBe('info');
+  });
+
+  it('generates secrets into DATA_DIR once and reuses them', () => {
+    const dir = dataDir();
+    const first = loadConfig({ DATA_DIR: dir });
+    const second = loadConfig({ DATA_DIR: dir });
+    expect(first.auth.jwtSecret.length).toBeGreaterThanOrEqual(32);
+    expect(first.auth.adminToken).toMatch(/^adm_/);
+    expect(second.auth).toEqual(first.auth);
+    expect(JSON.parse(readFileSync(join(dir, 'secrets.json'), 'utf8'))).toEqual({
+      jwtSecret: first.auth.jwtSecret,
+      adminToken: first.auth.adminToken,
+    });
+  });
+
+  it('prefers secrets from the environment', () => {
+    const config = loadConfig({ DATA_DIR: dataDir(), JWT_SECRET: 'jwt-secret', ADMIN_TOKEN: 'admin-secret' });
+    expect(config.auth).toMatchObject({ jwtSecret: 'jwt-secret', adminToken: 'admin-secret' });
+  });
+
+  it('reads every variable of the interface', () => {
+    const config = loadConfig({
+      DATA_DIR: dataDir(),
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      MQTT_URL: 'mqtt://broker:1883',
+      MQTT_USERNAME: 'bridge',
+      MQTT_PASSWORD: 'pw',
+      MQTT_SHARE_GROUP: 'bridges',
+      TOPIC_PREFIX: 'fleet',
+      DATABASE_URL: 'postgres://u@db:5432/devicehub',
+      REDIS_URL: 'redis://cache:6379',
+      AUTH: 'off',
+      DEVICE_AUTH: 'off',
+      MAX_MESSAGE_SIZE: '1024',
+      SSE_KEEPALIVE_INTERVAL: '5',
+      EVENT_RETENTION: '7d',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config.http).toEqual({ port: 8080, host: '127.0.0.1' });
+    expect(config.mqtt).toEqual({
+      url: 'mqtt://broker:1883',
+      port: 1883,
+      username: 'bridge',
+      password: 'pw',
+      shareGroup: 'bridges',
+      topicPrefix: 'fleet',
+      deviceAuth: false,
+    });
+    expect(config.database).toEqual({ type: 'postgres', url: 'postgres://u@db:5432/devicehub' });
+    expect(config.redisUrl).toBe('redis://cache:6379');
+    expect(config.auth.required).toBe(false);
+    expect(config.maxMessageSize).toBe(1024);
+    expect(config.sseKeepaliveIntervalSec).toBe(5);
+    expect(config.eventRetentionMs).toBe(7 * 86_400_000);
+    expect(config.logLevel).toBe('debug');
+  });
+
+  it('refuses REDIS_URL on SQLite: instances must share one log', () => {
+    expect(() => loadConfig({ DATA_DIR: dataDir(), REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(
+      'REDIS_URL=redis://127.0.0.1:6379: needs DATABASE_URL=postgres://',
+    );
+  });
+
+  it('accepts sqlite::memory:', () => {
+    expect(loadConfig({ DATA_DIR: dataDir(), DATABASE_URL: 'sqlite::memory:' }).database).toEqual({
+      type: 'sqlite',
+      path: ':memory:',
+    });
+  });
+
+  it('names every bad variable and what it accepts in one error', () => {
+    const bad: Record<string, [value: string, accepts: string]> = {
+      PORT: ['eighty', 'PORT=eighty: expected an integer from 0 to 65535'],
+      HOST: ['http://0.0.0.0', 'HOST=http://0.0.0.0: expected an IP address'],
+      MQTT_URL: ['http://broker', 'MQTT_URL=http://broker: expected a URL starting with mqtt://'],
+      MQTT_PORT: ['70000', 'MQTT_PORT=70000: expected an integer from 0 to 65535'],
+      MQTT_SHARE_GROUP: ['a/b', 'MQTT_SHARE_GROUP=a/b: expected a name without /, + or #'],
+      TOPIC_PREFIX: ['a/b', 'TOPIC_PREFIX=a/b: expected one topic level'],
+      DATABASE_URL: ['mysql://db', 'DATABASE_URL=mysql://db: expected sqlite:PATH, sqlite::memory: or postgres://'],
+      REDIS_URL: ['cache:6379', 'REDIS_URL=cache:6379: expected a URL starting with redis:// or rediss://'],
+      AUTH: ['maybe', 'AUTH=maybe: expected one of required, off'],
+      DEVICE_AUTH: ['no', 'DEVICE_AUTH=no: expected one of required, off'],
+      MAX_MESSAGE_SIZE: ['big', 'MAX_MESSAGE_SIZE=big: expected an integer from 64 to'],
+      DEVICE_TYPES: [
+        '/nonexistent/types.yaml',
+        'DEVICE_TYPES=/nonexistent/types.yaml: expected the path of a JSON or YAML file',
+      ],
+      SSE_KEEPALIVE_INTERVAL: ['0', 'SSE_KEEPALIVE_INTERVAL=0: expected an integer from 1 to 3600'],
+      EVENT_RETENTION: ['forever', 'EVENT_RETENTION=forever: expected a positive duration such as 30s, 15m, 24h or 7d'],
+      SEND_BUFFER_LIMIT: ['-1', 'SEND_BUFFER_LIMIT=-1: expected an integer from 1024 to'],
+      LOG_LEVEL: ['loud', 'LOG_LEVEL=loud: expected one of fatal, error, warn, info, debug, trace'],
+    };
+    const env = Object.fromEntries(Object.entries(bad).map(([name, [value]]) => [name, value]));
+    let error: unknown;
+    try {
+      loadConfig({ DATA_DIR: dataDir(), ...env });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const { message, problems } = error as ConfigError;
+    expect(message.split('\n')[0]).toBe('Invalid configuration:');
+    // One line per bad variable, each naming it and what it accepts.
+    expect(problems).toHaveLength(Object.keys(bad).length);
+    for (const [name, [, accepts]] of Object.entries(bad)) {
+      expect(problems.filter((p) => p.startsWith(`${name}=`))).toEqual([expect.stringContaining(accepts)]);
+    }
+  });
+
+  it('accepts host names and IPv6 addresses as HOST', () => {
+    for (const host of ['localhost', 'bridge.internal', '::', '::1', '10.0.0.7']) {
+      expect(loadConfig({ DATA_DIR: dataDir(), HOST: host }).http.host).toBe(host);
+    }
+  });
+
+  it('says so when DATA_DIR cannot keep the generated secrets, and needs no DATA_DIR when both are given', () => {
+    const file = join(dataDir(), 'not-a-dir');
+    writeFileSync(file, '');
+    expect(() => loadConfig({ DATA_DIR: file })).toThrow(
+      new RegExp(`DATA_DIR=${file}: cannot keep the generated secrets .*set JWT_SECRET and ADMIN_TOKEN`),
+    );
+    expect(loadConfig({ DATA_DIR: file, JWT_SECRET: 'j', ADMIN_TOKEN: 'a' }).auth.adminToken).toBe('a');
+  });
+
+  it('refuses a damaged secrets.json rather than replacing the secrets in it, naming the file', () => {
+    const dir = dataDir();
+    writeFileSync(join(dir, 'secrets.json'), '{not json');
+    expect(() => loadConfig({ DATA_DIR: dir })).toThrow(/DATA_DIR=.*secrets\.json/);
+  });
+});
+
+describe('readEnvironment', () => {
+  it('reads .env under the real environment', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dhb-env-'));
+    writeFileSync(join(dir, '.env'), 'PORT=4000\nTOPIC_PREFIX=fleet\n');
+    expect(readEnvironment({ PORT: '5000' }, dir)).toMatchObject({ PORT: '5000', TOPIC_PREFIX: 'fleet' });
+  });
+});
+
+describe('parseDuration', () => {
+  it.each([
+    ['250ms', 250],
+    ['30s', 30_000],
+    ['5m', 300_000],
+    ['24h', 86_400_000],
+    ['7d', 604_800_000],
+    ['90', 90_000],
+    ['1.5s', 1500],
+  ])('%s is %d ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
+
+  it('refuses what is not a duration', () => {
+    expect(parseDuration('soon')).toBeUndefined();
+    expect(parseDuration('-5s')).toBeUndefined();
+  });
+});
