@@ -1,0 +1,69 @@
+import type { CanActivate, ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { timingSafeEqual } from 'node:crypto';
+import type { Request } from 'express';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/app-config';
+import { UnauthorizedError } from '../common/domain-error';
+import type { ClientClaims } from './token.service';
+import { TokenService } from './token.service';
+
+/** Where a web client may carry its JWT: `Authorization: Bearer`, `?token=`, or a `token` cookie. */
+export function tokenFromRequest(req: {
+  headers: Record<string, string | string[] | undefined>;
+  url?: string;
+}): string | undefined {
+  const header = req.headers.authorization;
+  if (typeof header === 'string' && header.startsWith('Bearer ')) return header.slice(7).trim();
+  const query = new URL(req.url ?? '/', 'http://x').searchParams.get('token');
+  if (query) return query;
+  const cookie = req.headers.cookie;
+  if (typeof cookie === 'string') {
+    const match = /(?:^|;\s*)token=([^;]+)/.exec(cookie);
+    if (match) return decodeURIComponent(match[1]);
+  }
+  return undefined;
+}
+
+export type AuthedRequest = Request & { claims?: ClientClaims };
+
+/** Read endpoints: a valid client JWT, unless `AUTH=off`. The claims land on `req.claims`. */
+@Injectable()
+export class ClientAuthGuard implements CanActivate {
+  constructor(
+    private readonly tokens: TokenService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const req = context.switchToHttp().getRequest<AuthedRequest>();
+    const token = tokenFromRequest(req);
+    if (token === undefined) {
+      if (!this.config.auth.required) return true;
+      throw new UnauthorizedError(
+        'missing_token',
+        'A client token is required (Authorization: Bearer, ?token= or cookie)',
+      );
+    }
+    req.claims = this.tokens.verify(token);
+    return true;
+  }
+}
+
+/** Admin endpoints: `Authorization: Bearer ADMIN_TOKEN`, always (AUTH=off does not open them). */
+@Injectable()
+export class AdminGuard implements CanActivate {
+  private readonly expected: Buffer;
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.expected = Buffer.from(config.auth.adminToken);
+  }
+
+  canActivate(context: ExecutionContext): boolean {
+    const header = context.switchToHttp().getRequest<Request>().headers.authorization;
+    const given = Buffer.from(typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7).trim() : '');
+    if (given.length !== this.expected.length || !timingSafeEqual(given, this.expected)) {
+      throw new UnauthorizedError('invalid_admin_token', 'The admin API needs Authorization: Bearer <ADMIN_TOKEN>');
+    }
+    return true;
+  }
+}

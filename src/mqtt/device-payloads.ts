@@ -1,0 +1,159 @@
+import type { DeviceTypes } from '../config/device-types';
+import type { CommandResponseMessage, DataMessage, StatusMessage } from '../devices/ingest-message';
+
+/**
+ * The three device-to-server payloads (bridge.md, "MQTT (devices)"), parsed
+ * from a JSON object into what the device service ingests. Each parser either
+ * returns the message or throws `SchemaViolation` naming what is wrong.
+ */
+
+export class SchemaViolation extends Error {}
+
+/** Statuses a device may report (bridge.md); a last will is one of them, usually `offline`. */
+export const DEVICE_STATUSES = ['online', 'offline', 'error', 'maintenance', 'low_battery', 'provisioning'] as const;
+
+/** Same bound as the `readings.name` column. */
+const MAX_READING_NAME = 128;
+/** Same bound as the `devices.firmware_version` column. */
+const MAX_FIRMWARE_VERSION = 64;
+const MAX_REQUEST_ID = 128;
+
+type Json = Record<string, unknown>;
+type Origin = { deviceType: string; deviceId: string; receivedAt: number };
+type Sample = DataMessage['samples'][number];
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Device time: an ISO 8601 string, normalised to `toISOString()` so every event's timestamp looks alike. */
+function timestampOf(value: unknown, at: string): string | undefined {
+  if (value === undefined) return undefined;
+  const ms = typeof value === 'string' ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) throw new SchemaViolation(`${at}: must be an ISO 8601 date-time string`);
+  return new Date(ms).toISOString();
+}
+
+function checkName(name: string, at: string): void {
+  if (name.length === 0 || name.length > MAX_READING_NAME) {
+    throw new SchemaViolation(`${at}: a reading name is 1 to ${MAX_READING_NAME} characters`);
+  }
+}
+
+/** A flat sample: every key but `timestamp` is a reading. `at` names it in problems (`readings[2]`, or '' for the payload). */
+function flatSample(obj: Json, at: string, fallbackTimestamp: string | undefined): Sample {
+  const path = at === '' ? '' : `${at}.`;
+  const values: Record<string, unknown> = {};
+  let count = 0;
+  for (const [name, value] of Object.entries(obj)) {
+    if (name === 'timestamp') continue;
+    checkName(name, `${path}${name}`);
+    values[name] = value;
+    count++;
+  }
+  if (count === 0) throw new SchemaViolation(`${at || 'payload'}: holds no readings`);
+  const timestamp = timestampOf(obj.timestamp, `${path}timestamp`) ?? fallbackTimestamp;
+  return timestamp === undefined ? { values } : { timestamp, values };
+}
+
+const isListItem = (item: Json): boolean => typeof item.type === 'string' && 'value' in item;
+const LIST_ITEM_KEYS = new Set(['type', 'value', 'unit', 'timestamp']);
+
+/**
+ * `data`: flat `{"temperature": 25.3, "timestamp": …}`, a readings list
+ * `{"readings": [{"type", "value", "unit"?, "timestamp"?}, …]}` (one sample per
+ * distinct timestamp), or a batch `{"readings": [{…flat…}, …]}` (one sample each).
+ * With `readings`, the only other key is `timestamp`, the default for items without one.
+ */
+export function parseData(obj: Json, origin: Origin, types: DeviceTypes): DataMessage {
+  let samples: Sample[];
+  if (!('readings' in obj)) {
+    samples = [flatSample(obj, '', undefined)];
+  } else {
+    const readings = obj.readings;
+    if (!Array.isArray(readings) || readings.length === 0) {
+      throw new SchemaViolation('readings: must be a non-empty array');
+    }
+    for (const key of Object.keys(obj)) {
+      if (key !== 'readings' && key !== 'timestamp') {
+        throw new SchemaViolation(`${key}: next to readings only timestamp is allowed`);
+      }
+    }
+    const shared = timestampOf(obj.timestamp, 'timestamp');
+    if (!readings.every(isObject)) throw new SchemaViolation('readings: every item must be an object');
+    const items: Json[] = readings;
+    const list = isListItem(items[0]);
+    items.forEach((item, i) => {
+      if (isListItem(item) !== list) {
+        throw new SchemaViolation(
+          `readings[${i}]: a list of {type, value} items and a batch of samples cannot be mixed`,
+        );
+      }
+    });
+    samples = list ? listSamples(items, shared) : items.map((item, i) => flatSample(item, `readings[${i}]`, shared));
+  }
+  const problems: string[] = [];
+  samples.forEach((sample, i) => {
+    const found = types.validateReadings(origin.deviceType, sample.values);
+    problems.push(...(samples.length > 1 ? found.map((p) => `readings[${i}].${p}`) : found));
+  });
+  if (problems.length > 0) throw new SchemaViolation(problems.join('; '));
+  return { kind: 'data', ...origin, samples };
+}
+
+function listSamples(items: Json[], shared: string | undefined): Sample[] {
+  const byTime = new Map<string | undefined, Record<string, unknown>>();
+  items.forEach((item, i) => {
+    for (const key of Object.keys(item)) {
+      if (!LIST_ITEM_KEYS.has(key))
+        throw new SchemaViolation(`readings[${i}].${key}: a list item has type, value, unit, timestamp`);
+    }
+    const name = item.type as string;
+    checkName(name, `readings[${i}].type`);
+    const timestamp = timestampOf(item.timestamp, `readings[${i}].timestamp`) ?? shared;
+    let values = byTime.get(timestamp);
+    if (values === undefined) byTime.set(timestamp, (values = {}));
+    values[name] = item.value;
+  });
+  return [...byTime].map(([timestamp, values]) => (timestamp === undefined ? { values } : { timestamp, values }));
+}
+
+/** `status`: `{"status", "battery_level"?, "firmware_version"?, "timestamp"?, …}`; other keys pass through. */
+export function parseStatus(obj: Json, origin: Origin): StatusMessage {
+  const { status, battery_level: battery, firmware_version: firmware, timestamp, ...extra } = obj;
+  if (typeof status !== 'string' || !(DEVICE_STATUSES as readonly string[]).includes(status)) {
+    throw new SchemaViolation(`status: must be one of ${DEVICE_STATUSES.join(', ')}`);
+  }
+  const message: StatusMessage = { kind: 'status', ...origin, status, extra };
+  if (battery !== undefined) {
+    if (typeof battery !== 'number' || !(battery >= 0 && battery <= 100)) {
+      throw new SchemaViolation('battery_level: must be a number from 0 to 100');
+    }
+    message.batteryLevel = battery;
+  }
+  if (firmware !== undefined) {
+    if (typeof firmware !== 'string' || firmware.length > MAX_FIRMWARE_VERSION) {
+      throw new SchemaViolation(`firmware_version: must be a string of at most ${MAX_FIRMWARE_VERSION} characters`);
+    }
+    message.firmwareVersion = firmware;
+  }
+  const ts = timestampOf(timestamp, 'timestamp');
+  if (ts !== undefined) message.timestamp = ts;
+  return message;
+}
+
+/** `cmd/response`: `{"request_id", "result"}` or `{"request_id", "error": "…"}`, exactly one of the two. */
+export function parseCommandResponse(obj: Json, origin: Origin): CommandResponseMessage {
+  const requestId = obj.request_id;
+  if (typeof requestId !== 'string' || requestId.length === 0 || requestId.length > MAX_REQUEST_ID) {
+    throw new SchemaViolation(`request_id: must be a string of 1 to ${MAX_REQUEST_ID} characters`);
+  }
+  const hasResult = 'result' in obj;
+  const hasError = 'error' in obj;
+  if (hasResult === hasError) throw new SchemaViolation('must carry exactly one of result and error');
+  if (hasError && typeof obj.error !== 'string') throw new SchemaViolation('error: must be a string');
+  const message: CommandResponseMessage = { kind: 'command_response', ...origin, requestId };
+  if (hasError) message.error = obj.error as string;
+  else message.result = obj.result;
+  const ts = timestampOf(obj.timestamp, 'timestamp');
+  if (ts !== undefined) message.timestamp = ts;
+  return message;
+}

@@ -1,0 +1,199 @@
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { Logger } from '@nestjs/common';
+import type { IClientOptions, MqttClient, Packet } from 'mqtt';
+import { connect } from 'mqtt';
+import type { AppConfig } from '../config/app-config';
+import type { MetricsService } from '../observability/metrics.service';
+import type { InboundMessage } from './mqtt-transport';
+import { MqttTransport } from './mqtt-transport';
+import { RateLimitedLog } from './rate-limited-log';
+import { ReconnectBackoff } from './reconnect-backoff';
+
+/**
+ * Messages handed to ingestion and not yet logged, at most. MQTT.js reads the
+ * next packet only once the previous one's handler returns, so holding each
+ * message until it is logged would make every batch one message long; instead
+ * the client keeps reading until this many wait, then waits for the log.
+ */
+const MAX_IN_FLIGHT = 2000;
+/** Session kept by the broker while a lone bridge reconnects (MQTT 5 session expiry, seconds). */
+const SESSION_EXPIRY_SEC = 3600;
+/** CONNACK codes meaning "this broker does not speak MQTT 5": fall back to 3.1.1. */
+const UNSUPPORTED_PROTOCOL = new Set([1, 132]);
+
+/**
+ * An MQTT.js client of the broker at `MQTT_URL` (Mosquitto, EMQX, …). MQTT 5
+ * where the broker offers it, 3.1.1 otherwise. Reconnects forever with capped,
+ * jittered backoff (ReconnectBackoff) and subscribes again on every connect.
+ *
+ * Sessions: alone, the bridge keeps a persistent session so QoS 1 messages
+ * sent while it reconnects are queued by the broker. With `MQTT_SHARE_GROUP`
+ * it subscribes to `$share/{group}/{prefix}/#` on a clean session: while one
+ * instance is away the broker hands its share to the others, and a killed
+ * instance leaves no queue behind to strand messages in.
+ */
+export class ExternalBrokerTransport extends MqttTransport {
+  private readonly logger = new Logger('MqttClient');
+  private readonly backoff = new ReconnectBackoff();
+  /** Connection errors and failed attempts: one line of each per 30 s while the broker stays away. */
+  private readonly attempts = new RateLimitedLog((line) => this.logger.warn(line), 30_000);
+  private client: MqttClient | undefined;
+  private protocolVersion: 4 | 5 = 5;
+  private stopped = false;
+  private inFlight = 0;
+  private held: (() => void)[] = [];
+  private disconnects = 0;
+  private subscribed = false;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
+  ) {
+    super();
+  }
+
+  /** Connected and subscribed: ingesting. /health reports the broker up only then. */
+  get connected(): boolean {
+    return this.client?.connected === true && this.subscribed;
+  }
+
+  get subscription(): string {
+    const all = `${this.config.mqtt.topicPrefix}/#`;
+    return this.config.mqtt.shareGroup ? `$share/${this.config.mqtt.shareGroup}/${all}` : all;
+  }
+
+  describe(): { external: string } {
+    const url = new URL(this.config.mqtt.url ?? '');
+    url.username = '';
+    url.password = '';
+    return { external: url.toString() };
+  }
+
+  async start(handler: (message: InboundMessage, done: () => void) => void): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.connectClient(handler, resolve);
+    });
+  }
+
+  publish(topic: string, payload: string, qos: 0 | 1): Promise<void> {
+    const client = this.client;
+    if (client === undefined || !client.connected) {
+      return Promise.reject(new Error(`the MQTT broker ${this.describe().external} is not connected`));
+    }
+    return client.publishAsync(topic, payload, { qos }).then(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.backoff.cancel();
+    const client = this.client;
+    this.client = undefined;
+    for (const release of this.held.splice(0)) release();
+    if (client) await client.endAsync();
+  }
+
+  /**
+   * One client for the life of the transport. The first start resolves on the
+   * first connect or the first failure: the service starts (and /health says
+   * the broker is down) rather than waiting for a broker that may come later.
+   */
+  private connectClient(handler: (message: InboundMessage, done: () => void) => void, started: () => void): void {
+    const shared = this.config.mqtt.shareGroup !== undefined;
+    const options: IClientOptions = {
+      protocolVersion: this.protocolVersion,
+      // Stable across restarts when alone (the broker resumes its session): the same host, topic prefix
+      // and data directory make the same bridge, two bridges on one host never share a session. Unique
+      // per process in a group.
+      clientId: (shared
+        ? `devicehub-${hostname()}-${this.config.http.port}-${process.pid}`
+        : `devicehub-bridge-${hostname()}-${this.config.mqtt.topicPrefix}-${createHash('sha256')
+            .update(`${resolve(this.config.dataDir)}:${this.config.http.port}`)
+            .digest('hex')
+            .slice(0, 12)}`
+      ).slice(0, 128),
+      clean: shared,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+      resubscribe: false,
+      username: this.config.mqtt.username,
+      password: this.config.mqtt.password,
+      properties: this.protocolVersion === 5 && !shared ? { sessionExpiryInterval: SESSION_EXPIRY_SEC } : undefined,
+    };
+    const client = connect(this.config.mqtt.url ?? '', options);
+    this.client = client;
+    let startedOnce = false;
+    const markStarted = (): void => {
+      if (!startedOnce) {
+        startedOnce = true;
+        started();
+      }
+    };
+
+    client.handleMessage = (packet: Packet, callback: (error?: Error) => void): void => {
+      if (packet.cmd !== 'publish') return callback();
+      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      this.inFlight++;
+      handler({ topic: packet.topic, payload }, () => {
+        this.inFlight--;
+        if (this.inFlight < MAX_IN_FLIGHT) for (const release of this.held.splice(0)) release();
+      });
+      if (this.inFlight < MAX_IN_FLIGHT) return callback();
+      this.held.push(() => callback());
+    };
+
+    let wasConnected = false;
+    client.on('connect', () => {
+      wasConnected = true;
+      this.subscribed = false;
+      this.backoff.reset();
+      this.logger.log(
+        `Connected to ${this.describe().external} (MQTT ${this.protocolVersion === 5 ? '5' : '3.1.1'}), subscribing to ${this.subscription}`,
+      );
+      client.subscribe(this.subscription, { qos: 1 }, (err, granted) => {
+        const refused = granted?.some((g) => g.qos >= 128) === true;
+        if (err || refused) {
+          this.logger.error(
+            `Subscribing to ${this.subscription} failed: ${err ? err.message : 'refused by the broker'}`,
+          );
+        } else this.subscribed = true;
+        markStarted();
+      });
+    });
+    client.on('error', (err: Error & { code?: number }) => {
+      if (this.protocolVersion === 5 && typeof err.code === 'number' && UNSUPPORTED_PROTOCOL.has(err.code)) {
+        this.logger.warn(`${this.describe().external} does not offer MQTT 5: using MQTT 3.1.1`);
+        this.protocolVersion = 4;
+        client.removeAllListeners();
+        client.end(true);
+        this.connectClient(handler, markStarted);
+        return;
+      }
+      this.attempts.log('error', `MQTT broker ${this.describe().external}: ${err.message}`);
+    });
+    client.on('close', () => {
+      this.subscribed = false;
+      if (this.stopped || this.client !== client) return;
+      if (client.disconnecting) return;
+      const delay = this.backoff.schedule(() => {
+        if (!this.stopped && this.client === client) client.reconnect();
+      });
+      // A disconnect is counted once, not once per attempt while the broker stays away.
+      if (wasConnected) {
+        wasConnected = false;
+        this.disconnects++;
+        this.metrics.mqttReconnects.inc();
+        this.logger.warn(
+          `Disconnected from ${this.describe().external} (${this.disconnects} disconnects so far); reconnecting in ${delay} ms`,
+        );
+      } else {
+        this.attempts.log(
+          'reconnect',
+          `Still no connection to ${this.describe().external} after ${this.backoff.attempts} attempts; next in ${delay} ms`,
+        );
+      }
+      markStarted();
+    });
+  }
+}

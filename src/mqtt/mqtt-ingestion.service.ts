@@ -1,0 +1,103 @@
+import type { OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/app-config';
+import { DeviceTypes } from '../config/device-types';
+import { DeviceIngestService } from '../devices/device-ingest.service';
+import type { IngestMessage } from '../devices/ingest-message';
+import { MetricsService } from '../observability/metrics.service';
+import { MqttRouter } from './mqtt-router';
+import type { InboundMessage } from './mqtt-transport';
+import { MqttTransport } from './mqtt-transport';
+import { RejectsService } from './rejects.service';
+
+/**
+ * The MQTT side of ingestion: every message from the transport goes through
+ * the router; rejects go to RejectsService, the rest are gathered while the
+ * previous batch is being logged and handed to DeviceIngestService together.
+ * A message's `done` (its acknowledgement, and the transport's backpressure)
+ * is called once its batch is in the event log.
+ */
+@Injectable()
+export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger('MqttIngestion');
+  private readonly router: MqttRouter;
+  private batch: IngestMessage[] = [];
+  private dones: (() => void)[] = [];
+  private running: Promise<void> | undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    types: DeviceTypes,
+    private readonly transport: MqttTransport,
+    private readonly devices: DeviceIngestService,
+    private readonly rejects: RejectsService,
+    private readonly metrics: MetricsService,
+  ) {
+    this.router = new MqttRouter(
+      { topicPrefix: config.mqtt.topicPrefix, maxMessageSize: config.maxMessageSize },
+      types,
+    );
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.transport.start((message, done) => this.receive(message, done));
+  }
+
+  /** Producers stop first (the bus flushes the log after this). */
+  async onModuleDestroy(): Promise<void> {
+    await this.transport.stop();
+    while (this.running) await this.running;
+  }
+
+  /** Resolves once every message received so far is in the log. */
+  async drain(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private receive({ topic, payload }: InboundMessage, done: () => void): void {
+    const receivedAt = Date.now();
+    let routed;
+    try {
+      routed = this.router.route(topic, payload, receivedAt);
+    } catch (err) {
+      // A router bug must cost this message only, never the ingestion loop.
+      this.logger.error(`Routing ${topic} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      return done();
+    }
+    switch (routed.kind) {
+      case 'ignored':
+        return done();
+      case 'rejected':
+        this.rejects.record(topic, payload, routed.reason, routed.detail, receivedAt);
+        return done();
+      case 'message':
+        this.metrics.mqttMessages.inc({ kind: routed.message.kind });
+        this.batch.push(routed.message);
+        this.dones.push(done);
+        this.running ??= this.run();
+    }
+  }
+
+  /** One batch at a time; messages arriving meanwhile form the next. */
+  private async run(): Promise<void> {
+    // Let the messages of the same socket read arrive before the first write.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    while (this.batch.length > 0) {
+      const batch = this.batch;
+      const dones = this.dones;
+      this.batch = [];
+      this.dones = [];
+      try {
+        await this.devices.ingest(batch);
+      } catch (err) {
+        // The bus retries its own writes; anything else thrown here is a bug worth a loud line.
+        this.logger.error(
+          `Ingesting ${batch.length} messages failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        );
+      }
+      for (const done of dones) done();
+    }
+    this.running = undefined;
+  }
+}

@@ -1,0 +1,54 @@
+import { Global, Module } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/app-config';
+import { UpgradeRouter } from '../common/upgrade-router';
+import { DevicesModule } from '../devices/devices.module';
+import { MetricsService } from '../observability/metrics.service';
+import { CredentialsController } from './credentials.controller';
+import { CredentialsRepository } from './credentials.repository';
+import { CredentialsService } from './credentials.service';
+import { EmbeddedBrokerTransport } from './embedded-broker.transport';
+import { ExternalBrokerTransport } from './external-broker.transport';
+import { MqttCredential } from './mqtt-credential.entity';
+import { MqttIngestionService } from './mqtt-ingestion.service';
+import { MqttTransport } from './mqtt-transport';
+import { Reject } from './reject.entity';
+import { RejectsController } from './rejects.controller';
+import { RejectsRepository } from './rejects.repository';
+import { RejectsService } from './rejects.service';
+
+/**
+ * MQTT (issue #2): the embedded broker, or a client of `MQTT_URL`, behind
+ * MqttTransport; the router and ingestion; rejects; embedded-broker
+ * credentials. Global so commands and health reach the transport.
+ */
+@Global()
+@Module({
+  imports: [TypeOrmModule.forFeature([MqttCredential, Reject]), DevicesModule],
+  controllers: [CredentialsController, RejectsController],
+  providers: [
+    CredentialsRepository,
+    CredentialsService,
+    RejectsRepository,
+    RejectsService,
+    MqttIngestionService,
+    {
+      provide: MqttTransport,
+      inject: [APP_CONFIG, UpgradeRouter, CredentialsService, HttpAdapterHost, MetricsService],
+      useFactory: (
+        config: AppConfig,
+        upgrades: UpgradeRouter,
+        credentials: CredentialsService,
+        http: HttpAdapterHost,
+        metrics: MetricsService,
+      ): MqttTransport =>
+        config.mqtt.url === undefined
+          ? new EmbeddedBrokerTransport(config, upgrades, credentials, http)
+          : new ExternalBrokerTransport(config, metrics),
+    },
+  ],
+  exports: [MqttTransport, MqttIngestionService, RejectsService],
+})
+export class MqttModule {}
