@@ -1,0 +1,14 @@
+import { Global, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { EventBusService } from './event-bus.service';
+import { EventLogRepository } from './event-log.repository';
+import { EventLogMeta, EventRecord } from './event-record.entity';
+
+/** The event bus and its log; every producer publishes here and every transport reads from here. */
+@Global()
+@Module({
+  imports: [TypeOrmModule.forFeature([EventRecord, EventLogMeta])],
+  providers: [EventLogRepository, EventBusService],
+  exports: [EventBusService],
+})
+export class BusModule {}

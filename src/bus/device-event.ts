@@ -1,0 +1,59 @@
+/**
+ * The event every client receives (bridge.md, "Events"). `id` is the event
+ * log position: strictly increasing in delivery order, the resume position on
+ * every transport, opaque to clients.
+ */
+export interface DeviceEvent {
+  id: string;
+  /** `data`, `status`, `command`, `command_response`, or a broadcast's custom name. */
+  event: string;
+  device_type: string;
+  device_id: string;
+  data: Record<string, unknown>;
+  /** Device time when it sent one, else the server's receive time (ISO 8601). */
+  timestamp: string;
+  /** Server receive time (ISO 8601). */
+  received_at: string;
+}
+
+/** An event before the log has given it a position. */
+export type NewEvent = Omit<DeviceEvent, 'id'>;
+
+/** Which events a subscriber wants; every field narrows, none means all. */
+export interface EventFilter {
+  deviceType?: string;
+  deviceId?: string;
+  eventTypes?: readonly string[];
+  /** Extra test, for example a token's channel claims. */
+  allow?: (event: DeviceEvent) => boolean;
+}
+
+/** What a resumable stream yields: events, or a notice that the asked position is gone. */
+export type StreamItem =
+  | { kind: 'event'; event: DeviceEvent }
+  | {
+      kind: 'reset';
+      /** The position the client asked to resume after. */
+      requested: string;
+      /** Events after this position are still in the log. */
+      retainedAfter: string;
+    };
+
+export function matchesFilter(event: DeviceEvent, filter: EventFilter): boolean {
+  if (filter.deviceType !== undefined && filter.deviceType !== event.device_type) return false;
+  if (filter.deviceId !== undefined && filter.deviceId !== event.device_id) return false;
+  if (filter.eventTypes !== undefined && !filter.eventTypes.includes(event.event)) return false;
+  return filter.allow === undefined || filter.allow(event);
+}
+
+const jsonCache = new WeakMap<DeviceEvent, string>();
+
+/** The event's JSON, computed once and shared by the log and every transport. */
+export function eventJson(event: DeviceEvent): string {
+  let json = jsonCache.get(event);
+  if (json === undefined) {
+    json = JSON.stringify(event);
+    jsonCache.set(event, json);
+  }
+  return json;
+}

@@ -1,0 +1,236 @@
+import { firstValueFrom, take, toArray } from 'rxjs';
+import type { AppConfig } from '../config/app-config';
+import type { DeviceEvent, EventFilter, NewEvent, StreamItem } from './device-event';
+import { EventBusService } from './event-bus.service';
+import type { EventLogRepository } from './event-log.repository';
+import { MetricsService } from '../observability/metrics.service';
+import { ClusterLeaseService } from '../cluster/cluster-lease.service';
+import { RedisRepository } from '../cluster/redis.repository';
+
+/** An in-memory log with the repository's contract, with writes that can be slowed or failed. */
+class MemoryLog {
+  rows: DeviceEvent[] = [];
+  pruned = 0;
+  sequence = 0;
+  appendCalls: number[] = [];
+  failNext = 0;
+  gate: Promise<void> | undefined;
+
+  lastId(): Promise<number> {
+    return Promise.resolve(this.sequence);
+  }
+  async append(events: readonly NewEvent[]): Promise<DeviceEvent[]> {
+    this.appendCalls.push(events.length);
+    if (this.gate) await this.gate;
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('database unreachable');
+    }
+    const positioned = events.map((e) => ({ id: String(++this.sequence), ...e }));
+    this.rows.push(...positioned);
+    return positioned;
+  }
+  readRange(after: number, through: number, limit: number): Promise<DeviceEvent[]> {
+    return Promise.resolve(this.rows.filter((e) => Number(e.id) > after && Number(e.id) <= through).slice(0, limit));
+  }
+  readAfter(afterId: number, filter: EventFilter, limit: number): Promise<DeviceEvent[]> {
+    return Promise.resolve(
+      this.rows
+        .filter((e) => Number(e.id) > afterId)
+        .filter(
+          (e) =>
+            (filter.deviceType === undefined || e.device_type === filter.deviceType) &&
+            (filter.eventTypes === undefined || filter.eventTypes.includes(e.event)),
+        )
+        .slice(0, limit),
+    );
+  }
+  prunedThrough(): Promise<number> {
+    return Promise.resolve(this.pruned);
+  }
+  pruneThrough(id: number): void {
+    this.rows = this.rows.filter((e) => Number(e.id) > id);
+    this.pruned = id;
+  }
+}
+
+const config = { eventRetentionMs: 3_600_000, database: { type: 'sqlite', path: ':memory:' } } as AppConfig;
+const newEvent = (n: number, deviceType = 'ws'): NewEvent => ({
+  event: 'data',
+  device_type: deviceType,
+  device_id: `d${n % 3}`,
+  data: { n },
+  timestamp: new Date(0).toISOString(),
+  received_at: new Date(0).toISOString(),
+});
+const ids = (items: StreamItem[]): string[] =>
+  items.map((i) => (i.kind === 'event' ? i.event.id : `reset>${i.retainedAfter}`));
+
+async function makeBus(log = new MemoryLog()): Promise<{ bus: EventBusService; log: MemoryLog }> {
+  const redis = new RedisRepository(config);
+  const bus = new EventBusService(
+    log as unknown as EventLogRepository,
+    config,
+    new MetricsService(),
+    redis,
+    new ClusterLeaseService(redis),
+  );
+  await bus.onModuleInit();
+  return { bus, log };
+}
+
+describe('EventBusService', () => {
+  it('delivers events in log order only once they are in the log', async () => {
+    const { bus, log } = await makeBus();
+    let release!: () => void;
+    log.gate = new Promise((resolve) => (release = resolve));
+    const seen: string[] = [];
+    bus.live().subscribe((e) => seen.push(e.id));
+    const published = bus.publish([newEvent(1), newEvent(2)]);
+    await Promise.resolve();
+    expect(seen).toEqual([]);
+    release();
+    expect((await published).map((e) => e.id)).toEqual(['1', '2']);
+    expect(seen).toEqual(['1', '2']);
+    expect(log.rows.map((e) => e.id)).toEqual(['1', '2']);
+  });
+
+  it('carries whatever arrives during a write in the next single transaction', async () => {
+    const { bus, log } = await makeBus();
+    let release!: () => void;
+    log.gate = new Promise((resolve) => (release = resolve));
+    const first = bus.publishOne(newEvent(0));
+    const rest = Array.from({ length: 50 }, (_, i) => bus.publishOne(newEvent(i + 1)));
+    release();
+    log.gate = undefined;
+    await Promise.all([first, ...rest]);
+    expect(log.appendCalls).toEqual([1, 50]);
+  });
+
+  it('continues numbering after the last logged id on restart', async () => {
+    const log = new MemoryLog();
+    const { bus } = await makeBus(log);
+    await bus.publish([newEvent(1), newEvent(2), newEvent(3)]);
+    const { bus: restarted } = await makeBus(log);
+    expect((await restarted.publishOne(newEvent(4))).id).toBe('4');
+  });
+
+  it('holds events in order while the log cannot be written, then delivers them all', async () => {
+    const { bus, log } = await makeBus();
+    log.failNext = 2;
+    const seen: string[] = [];
+    bus.live().subscribe((e) => seen.push(e.id));
+    await Promise.all([bus.publishOne(newEvent(1)), bus.publishOne(newEvent(2))]);
+    expect(seen).toEqual(['1', '2']);
+    expect(bus.stats.writeErrors).toBe(2);
+    expect(bus.degraded).toBe(false);
+  });
+
+  it('filters live events by type, id and event name', async () => {
+    const { bus } = await makeBus();
+    const received = firstValueFrom(
+      bus.live({ deviceType: 'cam', deviceId: 'd1', eventTypes: ['data'] }).pipe(take(1)),
+    );
+    await bus.publish([newEvent(1, 'ws'), newEvent(0, 'cam'), newEvent(1, 'cam')]);
+    expect((await received).id).toBe('3');
+  });
+
+  it('replays after a position and continues live with no gap and no duplicate while publishing goes on', async () => {
+    const { bus } = await makeBus();
+    for (let i = 0; i < 25; i++) await bus.publish(Array.from({ length: 100 }, (_, j) => newEvent(i * 100 + j)));
+    const collected = firstValueFrom(bus.stream({}, '1000').pipe(take(2500), toArray()));
+    // Publishing continues while the replay pages through the log.
+    const more = Array.from({ length: 1000 }, (_, i) => bus.publishOne(newEvent(i)));
+    await Promise.all(more);
+    const items = await collected;
+    expect(ids(items)).toEqual(Array.from({ length: 2500 }, (_, i) => String(1001 + i)));
+  });
+
+  it('applies the filter and the allow test during replay', async () => {
+    const { bus } = await makeBus();
+    await bus.publish([newEvent(1, 'ws'), newEvent(2, 'cam'), newEvent(3, 'ws'), newEvent(4, 'ws')]);
+    const items = firstValueFrom(
+      bus.stream({ deviceType: 'ws', allow: (e) => e.id !== '3' }, '0').pipe(take(2), toArray()),
+    );
+    expect(ids(await items)).toEqual(['1', '4']);
+  });
+
+  it('tells the client with a reset when its position was pruned, then carries on from what is kept', async () => {
+    const { bus, log } = await makeBus();
+    await bus.publish(Array.from({ length: 10 }, (_, i) => newEvent(i)));
+    log.pruneThrough(6);
+    const items = await firstValueFrom(bus.stream({}, '2').pipe(take(5), toArray()));
+    expect(items[0]).toEqual({ kind: 'reset', requested: '2', retainedAfter: '6' });
+    expect(ids(items.slice(1))).toEqual(['7', '8', '9', '10']);
+  });
+
+  it('resets a position from the future (a log that was wiped) to live', async () => {
+    const { bus } = await makeBus();
+    await bus.publish([newEvent(1)]);
+    const items = firstValueFrom(bus.stream({}, '99').pipe(take(2), toArray()));
+    await new Promise((resolve) => setImmediate(resolve));
+    await bus.publishOne(newEvent(2));
+    expect(await items).toEqual([
+      { kind: 'reset', requested: '99', retainedAfter: '1' },
+      expect.objectContaining({ kind: 'event' }),
+    ]);
+  });
+
+  it('drains pending writes before shutdown completes the stream', async () => {
+    const { bus, log } = await makeBus();
+    let completed = false;
+    bus.live().subscribe({ complete: () => (completed = true) });
+    const pending = bus.publish([newEvent(1), newEvent(2)]);
+    await bus.beforeApplicationShutdown();
+    await pending;
+    expect(log.rows).toHaveLength(2);
+    expect(completed).toBe(true);
+  });
+});
+
+describe('EventBusService.readPage (polling and paced catch-up, issue #3)', () => {
+  it('answers no events and the newest position when no position is given', async () => {
+    const { bus } = await makeBus();
+    await bus.publish([newEvent(1), newEvent(2)]);
+    expect(await bus.readPage({}, undefined, 10)).toEqual({ events: [], cursor: '2', more: false });
+  });
+
+  it('pages through the log oldest first, continuing from each cursor', async () => {
+    const { bus } = await makeBus();
+    await bus.publish(Array.from({ length: 5 }, (_, i) => newEvent(i)));
+    const first = await bus.readPage({}, '0', 2);
+    expect(first).toMatchObject({ cursor: '2', more: true });
+    expect(first.events.map((e) => e.id)).toEqual(['1', '2']);
+    const second = await bus.readPage({}, first.cursor, 2);
+    expect(second.events.map((e) => e.id)).toEqual(['3', '4']);
+    const last = await bus.readPage({}, second.cursor, 2);
+    expect(last).toMatchObject({ cursor: '5', more: false });
+    expect(last.events.map((e) => e.id)).toEqual(['5']);
+  });
+
+  it('moves the cursor past events the filter skips, to the newest delivered position', async () => {
+    const { bus } = await makeBus();
+    await bus.publish([newEvent(1, 'ws'), newEvent(2, 'cam'), newEvent(3, 'cam')]);
+    const page = await bus.readPage({ deviceType: 'ws', allow: (e) => e.id !== '9' }, '0', 10);
+    expect(page.events.map((e) => e.id)).toEqual(['1']);
+    expect(page).toMatchObject({ cursor: '3', more: false });
+  });
+
+  it('skips events the allow test refuses and still fills the page', async () => {
+    const { bus } = await makeBus();
+    await bus.publish(Array.from({ length: 10 }, (_, i) => newEvent(i)));
+    const page = await bus.readPage({ allow: (e) => Number(e.id) % 2 === 0 }, '0', 3);
+    expect(page.events.map((e) => e.id)).toEqual(['2', '4', '6']);
+    expect(page).toMatchObject({ cursor: '6', more: true });
+  });
+
+  it('says reset when the position was pruned, and starts after what is kept', async () => {
+    const { bus, log } = await makeBus();
+    await bus.publish(Array.from({ length: 10 }, (_, i) => newEvent(i)));
+    log.pruneThrough(6);
+    const page = await bus.readPage({}, '2', 10);
+    expect(page.reset).toEqual({ requested: '2', retainedAfter: '6' });
+    expect(page.events.map((e) => e.id)).toEqual(['7', '8', '9', '10']);
+    expect((await bus.readPage({}, '6', 10)).reset).toBeUndefined();
+  });
+});

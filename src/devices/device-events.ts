@@ -1,0 +1,59 @@
+import type { NewEvent } from '../bus/device-event';
+
+/** Device statuses the service itself sets (bridge.md, "MQTT (devices)"). */
+export const ONLINE = 'online';
+export const OFFLINE = 'offline';
+
+interface Origin {
+  deviceType: string;
+  deviceId: string;
+  /** Device time when it sent one, else the receive time (ISO 8601). */
+  timestamp: string;
+  /** Server receive time (ISO 8601). */
+  receivedAt: string;
+}
+
+function event(origin: Origin, name: string, data: Record<string, unknown>): NewEvent {
+  return {
+    event: name,
+    device_type: origin.deviceType,
+    device_id: origin.deviceId,
+    data,
+    timestamp: origin.timestamp,
+    received_at: origin.receivedAt,
+  };
+}
+
+export function dataEvent(origin: Origin, values: Record<string, unknown>): NewEvent {
+  return event(origin, 'data', values);
+}
+
+/**
+ * A `status` event: `{old_status, new_status, ...}` (bridge.md, "Events").
+ * `old_status` is null for a device heard for the first time.
+ */
+export function statusEvent(
+  origin: Origin,
+  oldStatus: string | null,
+  newStatus: string,
+  details: Record<string, unknown> = {},
+): NewEvent {
+  return event(origin, 'status', { old_status: oldStatus, new_status: newStatus, ...details });
+}
+
+export function commandResponseEvent(
+  origin: Origin,
+  requestId: string,
+  answer: { result: unknown } | { error: string },
+): NewEvent {
+  return event(origin, 'command_response', { request_id: requestId, ...answer });
+}
+
+export function commandEvent(
+  origin: Origin,
+  requestId: string,
+  command: string,
+  payload: Record<string, unknown>,
+): NewEvent {
+  return event(origin, 'command', { request_id: requestId, command, payload });
+}

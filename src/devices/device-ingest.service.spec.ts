@@ -1,0 +1,208 @@
+import { NEVER } from 'rxjs';
+import type { NewEvent } from '../bus/device-event';
+import type { EventBusService } from '../bus/event-bus.service';
+import type { ClusterLeaseService } from '../cluster/cluster-lease.service';
+import type { DeviceTypes } from '../config/device-types';
+import { DeviceIngestService } from './device-ingest.service';
+import { DeviceRegistryService } from './device-registry.service';
+import type { DeviceWriterService } from './device-writer.service';
+import type { DevicesRepository } from './devices.repository';
+import type { IngestMessage } from './ingest-message';
+import { isLocal } from './local-events';
+
+const RECEIVED = Date.UTC(2025, 0, 15, 12, 0, 0);
+const RECEIVED_ISO = new Date(RECEIVED).toISOString();
+
+async function setup() {
+  const calls: NewEvent[][] = [];
+  const bus = { publish: jest.fn((events: NewEvent[]) => (calls.push(events), Promise.resolve([]))), batches$: NEVER };
+  const deviceTypes = { heartbeatMs: () => 300_000 } as unknown as DeviceTypes;
+  const repo = { loadDevices: () => Promise.resolve([]) } as unknown as DevicesRepository;
+  const lease = { isLeader: true } as ClusterLeaseService;
+  const registry = new DeviceRegistryService(repo, deviceTypes, bus as unknown as EventBusService, lease);
+  await registry.onModuleInit();
+  let room = true;
+  let release: () => void = () => undefined;
+  const writer = {
+    hasRoom: () => room,
+    room: () => new Promise<void>((resolve) => (release = resolve)),
+  };
+  const ingest = new DeviceIngestService(
+    bus as unknown as EventBusService,
+    registry,
+    writer as unknown as DeviceWriterService,
+  );
+  return {
+    ingest,
+    registry,
+    calls,
+    events: () => calls.flat(),
+    fill: () => (room = false),
+    drain: () => {
+      room = true;
+      release();
+    },
+  };
+}
+
+const base = { deviceType: 'weatherstation', deviceId: 'ws-001', receivedAt: RECEIVED };
+const statusMsg = (status: string, extra: Partial<Extract<IngestMessage, { kind: 'status' }>> = {}): IngestMessage => ({
+  ...base,
+  kind: 'status',
+  status,
+  extra: {},
+  ...extra,
+});
+
+describe('DeviceIngestService', () => {
+  it('makes one data event per sample, timed by the device when it says, and publishes a call in one go', async () => {
+    const s = await setup();
+    await s.ingest.ingest([
+      { ...base, kind: 'data', samples: [{ values: { temperature: 25.3, humidity: 80.1 } }] },
+      {
+        ...base,
+        kind: 'data',
+        samples: [
+          { timestamp: '2025-01-15T11:59:00.000Z', values: { temperature: 25.1 } },
+          { timestamp: '2025-01-15T11:59:30.000Z', values: { temperature: 25.2 } },
+        ],
+      },
+    ]);
+    expect(s.calls).toHaveLength(1);
+    // Marked as this instance's, for the writer.
+    expect(s.events().every((e) => isLocal(e))).toBe(true);
+    expect(s.events()).toEqual([
+      {
+        event: 'data',
+        device_type: 'weatherstation',
+        device_id: 'ws-001',
+        data: { temperature: 25.3, humidity: 80.1 },
+        timestamp: RECEIVED_ISO,
+        received_at: RECEIVED_ISO,
+      },
+      {
+        event: 'data',
+        device_type: 'weatherstation',
+        device_id: 'ws-001',
+        data: { temperature: 25.1 },
+        timestamp: '2025-01-15T11:59:00.000Z',
+        received_at: RECEIVED_ISO,
+      },
+      {
+        event: 'data',
+        device_type: 'weatherstation',
+        device_id: 'ws-001',
+        data: { temperature: 25.2 },
+        timestamp: '2025-01-15T11:59:30.000Z',
+        received_at: RECEIVED_ISO,
+      },
+    ]);
+  });
+
+  it('gives status events old and new status in message order, null for a new device', async () => {
+    const s = await setup();
+    await s.ingest.ingest([
+      statusMsg('online', {
+        batteryLevel: 85.5,
+        firmwareVersion: '2.1.0',
+        timestamp: '2025-01-15T11:00:00.000Z',
+        extra: { signal: -70 },
+      }),
+      statusMsg('low_battery', { batteryLevel: 9 }),
+    ]);
+    await s.ingest.ingest([statusMsg('offline')]);
+    expect(s.events()).toEqual([
+      {
+        event: 'status',
+        device_type: 'weatherstation',
+        device_id: 'ws-001',
+        data: { old_status: null, new_status: 'online', battery_level: 85.5, firmware_version: '2.1.0', signal: -70 },
+        timestamp: '2025-01-15T11:00:00.000Z',
+        received_at: RECEIVED_ISO,
+      },
+      expect.objectContaining({
+        data: { old_status: 'online', new_status: 'low_battery', battery_level: 9 },
+        timestamp: RECEIVED_ISO,
+      }),
+      expect.objectContaining({ data: { old_status: 'low_battery', new_status: 'offline' } }),
+    ]);
+  });
+
+  it('does not let a device overwrite the statuses the service computes', async () => {
+    const s = await setup();
+    await s.ingest.ingest([statusMsg('online', { extra: { old_status: 'forged', new_status: 'forged', note: 'hi' } })]);
+    expect(s.events()[0].data).toEqual({ old_status: null, new_status: 'online', note: 'hi' });
+  });
+
+  it('turns a command response into a command_response event with result or error', async () => {
+    const s = await setup();
+    await s.ingest.ingest([
+      { ...base, kind: 'command_response', requestId: 'r1', result: { interval: 60 } },
+      {
+        ...base,
+        kind: 'command_response',
+        requestId: 'r2',
+        error: 'unsupported',
+        timestamp: '2025-01-15T11:00:00.000Z',
+      },
+      { ...base, kind: 'command_response', requestId: 'r3' },
+    ]);
+    expect(s.events()).toEqual([
+      {
+        event: 'command_response',
+        device_type: 'weatherstation',
+        device_id: 'ws-001',
+        data: { request_id: 'r1', result: { interval: 60 } },
+        timestamp: RECEIVED_ISO,
+        received_at: RECEIVED_ISO,
+      },
+      expect.objectContaining({
+        data: { request_id: 'r2', error: 'unsupported' },
+        timestamp: '2025-01-15T11:00:00.000Z',
+      }),
+      expect.objectContaining({ data: { request_id: 'r3', result: undefined } }),
+    ]);
+    expect(s.registry.get('weatherstation', 'ws-001')?.status).toBe('online');
+  });
+
+  it('brings an offline device back online with a status event before its data', async () => {
+    const s = await setup();
+    await s.ingest.ingest([statusMsg('offline')]);
+    await s.ingest.ingest([{ ...base, kind: 'data', samples: [{ values: { t: 1 } }] }]);
+    expect(s.events().map((e) => [e.event, e.data])).toEqual([
+      ['status', { old_status: null, new_status: 'offline' }],
+      ['status', { old_status: 'offline', new_status: 'online', reason: 'activity' }],
+      ['data', { t: 1 }],
+    ]);
+    // Data from a device in another state leaves its status alone.
+    await s.ingest.ingest([statusMsg('maintenance'), { ...base, kind: 'data', samples: [{ values: { t: 2 } }] }]);
+    expect(
+      s
+        .events()
+        .slice(3)
+        .map((e) => e.event),
+    ).toEqual(['status', 'data']);
+    expect(s.registry.get('weatherstation', 'ws-001')?.status).toBe('maintenance');
+  });
+
+  it('publishes nothing for an empty call', async () => {
+    const s = await setup();
+    await s.ingest.ingest([]);
+    expect(s.calls).toEqual([]);
+  });
+
+  it('waits for the readings writer to have room before publishing', async () => {
+    const s = await setup();
+    s.fill();
+    let done = false;
+    const ingesting = s.ingest
+      .ingest([{ ...base, kind: 'data', samples: [{ values: { t: 1 } }] }])
+      .then(() => (done = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(s.calls).toEqual([]);
+    expect(done).toBe(false);
+    s.drain();
+    await ingesting;
+    expect(s.calls).toHaveLength(1);
+  });
+});

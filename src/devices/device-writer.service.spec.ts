@@ -1,0 +1,198 @@
+import { Subject } from 'rxjs';
+import type { DeviceEvent } from '../bus/device-event';
+import type { EventBusService } from '../bus/event-bus.service';
+import type { Device } from './device.entity';
+import type { DeviceRegistryService } from './device-registry.service';
+import { DeviceWriterService, MAX_PENDING_READINGS } from './device-writer.service';
+import type { DevicesRepository, ReadingRow } from './devices.repository';
+import { markLocal } from './local-events';
+
+const T = '2025-01-15T12:00:00.000Z';
+const T_MS = Date.parse(T);
+
+function device(deviceId: string): Device {
+  return {
+    deviceType: 'ws',
+    deviceId,
+    status: 'online',
+    firstSeen: 1,
+    lastSeen: 2,
+    batteryLevel: null,
+    firmwareVersion: null,
+    latestReadings: {},
+  };
+}
+
+let nextId = 1;
+/** An event as this instance's ingestion produced it (`local`), or as another instance's arrives. */
+function event(name: string, deviceId: string, data: Record<string, unknown>, local = true): DeviceEvent {
+  const e = {
+    id: String(nextId++),
+    event: name,
+    device_type: 'ws',
+    device_id: deviceId,
+    data,
+    timestamp: T,
+    received_at: T,
+  };
+  if (local) markLocal([e]);
+  return e;
+}
+
+function setup() {
+  const committed = new Subject<readonly DeviceEvent[]>();
+  const devices = new Map(['a', 'b'].map((id) => [id, device(id)]));
+  const writes: { devices: Device[]; readings: ReadingRow[] }[] = [];
+  let gate: Promise<void> | undefined;
+  let failures = 0;
+  const repo = {
+    write: jest.fn(async (ds: Device[], rs: ReadingRow[]) => {
+      if (gate) await gate;
+      if (failures > 0) {
+        failures--;
+        throw new Error('database unreachable');
+      }
+      writes.push({ devices: ds, readings: rs });
+    }),
+  };
+  const bus = { batches$: committed.asObservable(), drain: jest.fn(() => Promise.resolve()) };
+  const registry = { get: (_type: string, id: string) => devices.get(id) };
+  const writer = new DeviceWriterService(
+    bus as unknown as EventBusService,
+    registry as unknown as DeviceRegistryService,
+    repo as unknown as DevicesRepository,
+  );
+  writer.onModuleInit();
+  let open: () => void = () => undefined;
+  return {
+    writer,
+    writes,
+    repo,
+    bus,
+    devices,
+    commit: (batch: DeviceEvent[]) => committed.next(batch),
+    hold: (): void => {
+      gate = new Promise<void>((resolve) => (open = resolve));
+    },
+    release: () => {
+      gate = undefined;
+      open();
+    },
+    fail: (n: number) => (failures = n),
+  };
+}
+
+describe('DeviceWriterService', () => {
+  it('writes a committed batch in one call: the devices it touched and one row per sample per reading', async () => {
+    const s = setup();
+    s.commit([
+      event('data', 'a', { temperature: 21.5, door: 'open', ok: true }),
+      event('data', 'a', { temperature: 22 }),
+      event('status', 'b', { old_status: 'online', new_status: 'maintenance' }),
+    ]);
+    await s.writer.flush();
+    expect(s.repo.write).toHaveBeenCalledTimes(1);
+    expect(s.writes[0].devices.map((d) => d.deviceId)).toEqual(['a', 'b']);
+    expect(s.writes[0].readings).toEqual([
+      { deviceType: 'ws', deviceId: 'a', name: 'temperature', value: 21.5, textValue: null, ts: T_MS },
+      { deviceType: 'ws', deviceId: 'a', name: 'door', value: null, textValue: '"open"', ts: T_MS },
+      { deviceType: 'ws', deviceId: 'a', name: 'ok', value: null, textValue: 'true', ts: T_MS },
+      { deviceType: 'ws', deviceId: 'a', name: 'temperature', value: 22, textValue: null, ts: T_MS },
+    ]);
+  });
+
+  it('writes a copy of the device taken when the write starts; later changes go in the next write', async () => {
+    const s = setup();
+    s.hold();
+    s.devices.get('a')!.status = 'error';
+    s.commit([event('status', 'a', {})]);
+    s.devices.get('a')!.latestReadings.t = { value: 1, timestamp: T };
+    s.commit([event('data', 'a', { t: 1 })]);
+    s.release();
+    await s.writer.flush();
+    expect(s.writes.map((w) => w.devices[0].latestReadings)).toEqual([{}, { t: { value: 1, timestamp: T } }]);
+    expect(s.writes[0].devices[0]).toMatchObject({ deviceId: 'a', status: 'error' });
+    expect(s.writes[1].devices[0]).not.toBe(s.devices.get('a'));
+  });
+
+  it('carries every batch committed during a write in the next single write', async () => {
+    const s = setup();
+    s.hold();
+    s.commit([event('data', 'a', { t: 1 })]);
+    for (let i = 0; i < 20; i++) s.commit([event('data', i % 2 ? 'a' : 'b', { t: i })]);
+    s.release();
+    await s.writer.flush();
+    expect(s.repo.write).toHaveBeenCalledTimes(2);
+    expect(s.writes.map((w) => w.readings.length)).toEqual([1, 20]);
+    expect(s.writes[1].devices.map((d) => d.deviceId).sort()).toEqual(['a', 'b']);
+  });
+
+  it('ignores events that are not a registered device speaking through this instance', async () => {
+    const s = setup();
+    s.commit([
+      event('command', 'a', { request_id: 'r', command: 'x', payload: {} }),
+      event('alert', 'a', {}),
+      event('data', 'stranger', { t: 1 }),
+      // The same reading ingested by another instance sharing the database: that instance stores it.
+      event('data', 'a', { t: 1 }, false),
+      event('status', 'a', { old_status: 'online', new_status: 'error' }, false),
+    ]);
+    await s.writer.flush();
+    expect(s.repo.write).not.toHaveBeenCalled();
+  });
+
+  it('keeps everything in order across failed writes and retries', async () => {
+    jest.useFakeTimers();
+    try {
+      const s = setup();
+      s.fail(2);
+      s.commit([event('data', 'a', { t: 1 })]);
+      s.commit([event('data', 'a', { t: 2 })]);
+      await jest.advanceTimersByTimeAsync(1000);
+      await s.writer.flush();
+      expect(s.repo.write).toHaveBeenCalledTimes(3);
+      expect(s.writes).toHaveLength(1);
+      expect(s.writes[0].readings.map((r) => r.value)).toEqual([1, 2]);
+      expect(s.writer.stats).toMatchObject({ writes: 1, readings: 2, writeErrors: 2 });
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('on shutdown waits for the bus to drain, then for its own writes', async () => {
+    const s = setup();
+    const order: string[] = [];
+    s.bus.drain.mockImplementation(() => {
+      order.push('drain');
+      // The bus's last batch arrives while it drains.
+      s.commit([event('data', 'b', { t: 9 })]);
+      return Promise.resolve();
+    });
+    s.hold();
+    const closing = s.writer.beforeApplicationShutdown().then(() => order.push('closed'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(order).toEqual(['drain']);
+    s.release();
+    await closing;
+    expect(order).toEqual(['drain', 'closed']);
+    expect(s.writes.flatMap((w) => w.readings.map((r) => r.value))).toEqual([9]);
+  });
+
+  it('has no room while too many readings wait for the database, and says so when they are written', async () => {
+    const s = setup();
+    s.hold();
+    s.commit([event('data', 'a', { t: 0 })]);
+    const values = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`r${i}`, i]));
+    for (let i = 0; i < MAX_PENDING_READINGS / 100; i++) s.commit([event('data', 'a', values)]);
+    expect(s.writer.hasRoom()).toBe(false);
+    let roomy = false;
+    const room = s.writer.room().then(() => (roomy = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(roomy).toBe(false);
+    s.release();
+    await room;
+    expect(s.writer.hasRoom()).toBe(true);
+    await s.writer.flush();
+    expect(s.writes.reduce((n, w) => n + w.readings.length, 0)).toBe(MAX_PENDING_READINGS + 1);
+  });
+});

@@ -1,0 +1,138 @@
+import type { BeforeApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import type { Subscription } from 'rxjs';
+import type { DeviceEvent } from '../bus/device-event';
+import { EventBusService } from '../bus/event-bus.service';
+import type { Device } from './device.entity';
+import { DeviceRegistryService } from './device-registry.service';
+import type { ReadingRow } from './devices.repository';
+import { DevicesRepository } from './devices.repository';
+import { isLocal } from './local-events';
+
+/** Readings waiting for the database before ingestion is made to wait. */
+export const MAX_PENDING_READINGS = 200_000;
+/** Readings per transaction at most, so one write never holds the database for long. */
+export const MAX_READINGS_PER_WRITE = 20_000;
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5000;
+
+/** Events that come from a device and so change its registry row. */
+const DEVICE_EVENTS = new Set(['data', 'status', 'command_response']);
+
+/**
+ * Persists the registry and readings from the bus's committed batches: only
+ * what is in the event log is written, and whatever piles up while one
+ * transaction runs goes into the next (never one write per event).
+ */
+@Injectable()
+export class DeviceWriterService implements OnModuleInit, BeforeApplicationShutdown, OnModuleDestroy {
+  private readonly logger = new Logger(DeviceWriterService.name);
+  private subscription: Subscription | undefined;
+  private touched = new Set<Device>();
+  private readings: ReadingRow[] = [];
+  private writing: Promise<void> | undefined;
+  private waiters: (() => void)[] = [];
+  private failing = false;
+  /** Counters for health and metrics. */
+  readonly stats = { writes: 0, readings: 0, writeErrors: 0 };
+
+  constructor(
+    private readonly bus: EventBusService,
+    private readonly registry: DeviceRegistryService,
+    private readonly repository: DevicesRepository,
+  ) {}
+
+  onModuleInit(): void {
+    this.subscription = this.bus.batches$.subscribe((batch) => this.take(batch));
+  }
+
+  /** The bus flushes its log first; what it committed last is then written here before the database closes. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.bus.drain();
+    await this.flush();
+  }
+
+  onModuleDestroy(): void {
+    // Keep receiving batches until the bus completes; only release waiters that would otherwise hang.
+    this.waiters.splice(0).forEach((wake) => wake());
+  }
+
+  /** True while ingestion may go on without waiting for the database. */
+  hasRoom(): boolean {
+    return this.readings.length < MAX_PENDING_READINGS;
+  }
+
+  /** Resolves once pending readings are below the bound again. */
+  room(): Promise<void> {
+    if (this.hasRoom()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Resolves once everything taken so far is in the database. */
+  async flush(): Promise<void> {
+    while (this.writing) await this.writing;
+  }
+
+  private take(batch: readonly DeviceEvent[]): void {
+    for (const event of batch) {
+      // Manual broadcasts and other instances' events are not this instance's to store.
+      if (!DEVICE_EVENTS.has(event.event) || !isLocal(event)) continue;
+      const device = this.registry.get(event.device_type, event.device_id);
+      if (device === undefined) continue;
+      this.touched.add(device);
+      if (event.event === 'data') this.addReadings(event);
+    }
+    if (this.touched.size > 0) this.writing ??= this.writeLoop();
+  }
+
+  private addReadings(event: DeviceEvent): void {
+    const ts = Date.parse(event.timestamp);
+    for (const [name, value] of Object.entries(event.data)) {
+      if (value === undefined) continue;
+      const numeric = typeof value === 'number' && Number.isFinite(value);
+      this.readings.push({
+        deviceType: event.device_type,
+        deviceId: event.device_id,
+        name,
+        value: numeric ? value : null,
+        textValue: numeric ? null : JSON.stringify(value),
+        ts,
+      });
+    }
+  }
+
+  private async writeLoop(): Promise<void> {
+    let delay = RETRY_MIN_MS;
+    while (this.touched.size > 0 || this.readings.length > 0) {
+      const touched = this.touched;
+      this.touched = new Set();
+      const readings =
+        this.readings.length <= MAX_READINGS_PER_WRITE ? this.readings : this.readings.slice(0, MAX_READINGS_PER_WRITE);
+      this.readings = readings === this.readings ? [] : this.readings.slice(MAX_READINGS_PER_WRITE);
+      // Copies: the registry keeps changing while the transaction runs.
+      const rows = [...touched].map((d) => ({ ...d, latestReadings: { ...d.latestReadings } }));
+      try {
+        await this.repository.write(rows, readings);
+        this.stats.writes++;
+        this.stats.readings += readings.length;
+        if (this.failing) this.logger.log('Devices and readings writable again');
+        this.failing = false;
+        delay = RETRY_MIN_MS;
+      } catch (err) {
+        // Keep everything, in order, and retry: readings are never dropped.
+        for (const d of touched) this.touched.add(d);
+        this.readings = readings.concat(this.readings);
+        this.stats.writeErrors++;
+        if (!this.failing)
+          this.logger.error(
+            `Writing ${rows.length} devices and ${readings.length} readings failed, retrying: ${String(err)}`,
+          );
+        this.failing = true;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, RETRY_MAX_MS);
+      }
+      if (this.hasRoom()) this.waiters.splice(0).forEach((wake) => wake());
+    }
+    this.writing = undefined;
+  }
+}

@@ -1,0 +1,118 @@
+import { DataSource } from 'typeorm';
+import { MIGRATIONS } from '../database/migrations';
+import { Device } from './device.entity';
+import type { ReadingRow, ReadingsRange } from './devices.repository';
+import { DevicesRepository } from './devices.repository';
+import { Reading } from './reading.entity';
+
+const T0 = Date.UTC(2025, 0, 15, 12, 0, 0);
+const row = (name: string, value: number | string, ts: number, deviceId = 'ws-1'): ReadingRow => ({
+  deviceType: 'ws',
+  deviceId,
+  name,
+  value: typeof value === 'number' ? value : null,
+  textValue: typeof value === 'number' ? null : JSON.stringify(value),
+  ts,
+});
+const device = (deviceId: string, status: string): Device => ({
+  deviceType: 'ws',
+  deviceId,
+  status,
+  firstSeen: T0,
+  lastSeen: T0 + 1000,
+  batteryLevel: 80,
+  firmwareVersion: '1.0',
+  latestReadings: { temperature: { value: 21, timestamp: new Date(T0).toISOString() } },
+});
+const range = (over: Partial<ReadingsRange> = {}): ReadingsRange => ({
+  deviceType: 'ws',
+  deviceId: 'ws-1',
+  limit: 1000,
+  keep: 'earliest',
+  ...over,
+});
+
+/** The SQL runs on a real SQLite database built by the migrations; the e2e suite runs it on PostgreSQL too. */
+describe('DevicesRepository', () => {
+  let db: DataSource;
+  let repo: DevicesRepository;
+
+  beforeEach(async () => {
+    db = new DataSource({
+      type: 'better-sqlite3',
+      database: ':memory:',
+      entities: [Device, Reading],
+      migrations: MIGRATIONS,
+    });
+    await db.initialize();
+    await db.runMigrations();
+    repo = new DevicesRepository(db);
+  });
+  afterEach(() => db.destroy());
+
+  it('upserts devices and reads them back as they were', async () => {
+    await repo.write([device('a', 'online'), device('b', 'online')], []);
+    await repo.write([{ ...device('a', 'offline'), batteryLevel: null }], []);
+    const loaded = (await repo.loadDevices()).sort((x, y) => x.deviceId.localeCompare(y.deviceId));
+    expect(loaded).toEqual([{ ...device('a', 'offline'), batteryLevel: null }, device('b', 'online')]);
+  });
+
+  it('stores more readings than one statement holds, in one write', async () => {
+    const rows = Array.from({ length: 2500 }, (_, i) => row('temperature', i, T0 + i));
+    await repo.write([], rows);
+    const back = await repo.readings(range({ limit: 10000 }));
+    expect(back).toHaveLength(2500);
+    expect(back[2499]).toEqual(rows[2499]);
+  });
+
+  it('answers a range oldest first, from the start or the most recent end, one reading or all', async () => {
+    await repo.write(
+      [],
+      [
+        row('temperature', 20, T0),
+        row('humidity', 50, T0),
+        row('temperature', 21, T0 + 1000),
+        row('state', 'idle', T0 + 2000),
+        row('temperature', 22, T0 + 3000),
+        row('temperature', 99, T0 + 3000, 'other'),
+      ],
+    );
+    expect((await repo.readings(range({ limit: 2 }))).map((r) => r.ts)).toEqual([T0, T0]);
+    expect((await repo.readings(range({ limit: 2, keep: 'latest' }))).map((r) => r.ts)).toEqual([T0 + 2000, T0 + 3000]);
+    expect(
+      (await repo.readings(range({ startMs: T0 + 1000, endMs: T0 + 2000 }))).map((r) => r.value ?? r.textValue),
+    ).toEqual([21, '"idle"']);
+    expect((await repo.readings(range({ name: 'temperature' }))).map((r) => r.value)).toEqual([20, 21, 22]);
+  });
+
+  it('computes avg, min, max and count per reading per interval in SQL', async () => {
+    const minute = 60_000;
+    await repo.write(
+      [],
+      [
+        row('temperature', 10, T0),
+        row('temperature', 20, T0 + 59_999),
+        row('temperature', 40, T0 + minute),
+        row('humidity', 50, T0 + 30_000),
+        row('state', 'idle', T0 + 1000),
+      ],
+    );
+    const at = (ms: number): number => ms;
+    expect(await repo.buckets(range(), minute, 'avg')).toEqual([
+      { start: at(T0), name: 'humidity', value: 50 },
+      { start: at(T0), name: 'temperature', value: 15 },
+      { start: at(T0 + minute), name: 'temperature', value: 40 },
+    ]);
+    expect((await repo.buckets(range({ name: 'temperature' }), minute, 'min')).map((b) => b.value)).toEqual([10, 40]);
+    expect((await repo.buckets(range({ name: 'temperature' }), minute, 'max')).map((b) => b.value)).toEqual([20, 40]);
+    // count counts every sample, numeric or not.
+    expect(await repo.buckets(range({ endMs: T0 + 59_999 }), minute, 'count')).toEqual([
+      { start: T0, name: 'humidity', value: 1 },
+      { start: T0, name: 'state', value: 1 },
+      { start: T0, name: 'temperature', value: 2 },
+    ]);
+    expect(await repo.buckets(range({ limit: 1, keep: 'latest' }), minute, 'avg')).toEqual([
+      { start: T0 + minute, name: 'temperature', value: 40 },
+    ]);
+  });
+});

@@ -1,0 +1,41 @@
+import { Injectable } from '@nestjs/common';
+import { EventBusService } from '../bus/event-bus.service';
+import { MqttTransport } from '../mqtt/mqtt-transport';
+import { RedisRepository } from '../cluster/redis.repository';
+
+export interface HealthReport {
+  /** `ok`; `degraded` while the log holds events it could not yet write; `down` when broker or database is unreachable. */
+  status: 'ok' | 'degraded' | 'down';
+  broker: { connected: boolean };
+  database: { connected: boolean; error?: string };
+  /** Present with REDIS_URL; while it is away the service is degraded, not down (events still flow through the log). */
+  redis?: { connected: boolean };
+  bus: { pendingWrites: boolean; batches: number; events: number };
+}
+
+@Injectable()
+export class HealthService {
+  constructor(
+    private readonly bus: EventBusService,
+    private readonly mqtt: MqttTransport,
+    private readonly redis: RedisRepository,
+  ) {}
+
+  async report(): Promise<HealthReport> {
+    let database: HealthReport['database'] = { connected: true };
+    try {
+      await this.bus.checkLog();
+    } catch (err) {
+      database = { connected: false, error: err instanceof Error ? err.message : String(err) };
+    }
+    const broker = { connected: this.mqtt.connected };
+    const down = !broker.connected || !database.connected;
+    return {
+      status: down ? 'down' : this.bus.degraded ? 'degraded' : 'ok',
+      broker,
+      database,
+      ...(this.redis.enabled ? { redis: { connected: this.redis.connected } } : {}),
+      bus: { pendingWrites: this.bus.degraded, batches: this.bus.stats.batches, events: this.bus.stats.events },
+    };
+  }
+}
