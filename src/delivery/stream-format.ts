@@ -1,0 +1,97 @@
+import type { DeviceEvent } from '../bus/device-event';
+import { eventJson } from '../bus/device-event';
+import type { EndReason } from './delivery-sink';
+import { END_MESSAGES } from './delivery-sink';
+
+/**
+ * How one HTTP stream frames what it sends (bridge.md, "Web delivery"): SSE
+ * for EventSource, NDJSON for `fetch` readers. Every method returns one
+ * complete frame; event frames are built once per event and shared by every
+ * connection using the format.
+ */
+export interface StreamFormat {
+  readonly name: 'sse' | 'ndjson';
+  readonly contentType: string;
+  /** First frame: DeviceHub's group name. */
+  connected(group: string): string;
+  event(event: DeviceEvent): Buffer;
+  /** The asked position is gone; events continue after `lastEventId`, which becomes the client's position. */
+  reset(requested: string, lastEventId: string): string;
+  /** Idle traffic so proxies and clients see the connection is alive. */
+  keepalive(): string;
+  /** Last frame before the server ends the stream. */
+  end(reason: EndReason, lastEventId: string | undefined): string;
+}
+
+/** Frames built once per event (WeakMap: they go with the event). */
+function cachedFrames(build: (event: DeviceEvent) => string): (event: DeviceEvent) => Buffer {
+  const cache = new WeakMap<DeviceEvent, Buffer>();
+  return (event) => {
+    let frame = cache.get(event);
+    if (frame === undefined) {
+      frame = Buffer.from(build(event));
+      cache.set(event, frame);
+    }
+    return frame;
+  };
+}
+
+/** The same reset notice on every transport: `{"event": "reset", "reset": true, …}`. */
+export function resetJson(requested: string, lastEventId: string): string {
+  return JSON.stringify({ event: 'reset', reset: true, requested, last_event_id: lastEventId });
+}
+
+/** The same last words on every transport: `{"event": reason, "error": reason, "message", "last_event_id"}`. */
+export function endJson(reason: EndReason, lastEventId: string | undefined): string {
+  return JSON.stringify({
+    event: reason,
+    error: reason,
+    message: END_MESSAGES[reason],
+    last_event_id: lastEventId ?? null,
+  });
+}
+
+/** How long EventSource waits before it reconnects. */
+export const SSE_RETRY_MS = 1000;
+
+/**
+ * `text/event-stream`: `event:` is the device event's name so a page listens
+ * with `addEventListener('data', …)`; `id:` is the log position that
+ * EventSource sends back as `Last-Event-ID` when it reconnects. Last words
+ * are named events of their own (`token_expired`, `slow_consumer`, …), never
+ * `error`, which EventSource also fires for its own connection errors.
+ */
+export const sseFormat: StreamFormat = {
+  name: 'sse',
+  contentType: 'text/event-stream; charset=utf-8',
+  // `retry:` makes EventSource come back after a second, not its default three, when a stream ends.
+  connected: (group) => `event: connected\ndata: ${JSON.stringify({ group })}\nretry: ${SSE_RETRY_MS}\n\n`,
+  event: cachedFrames((e) => `id: ${e.id}\nevent: ${e.event}\ndata: ${eventJson(e)}\n\n`),
+  reset: (requested, lastEventId) => `id: ${lastEventId}\nevent: reset\ndata: ${resetJson(requested, lastEventId)}\n\n`,
+  keepalive: () => ': keepalive\n\n',
+  end: (reason, lastEventId) => `event: ${reason}\ndata: ${endJson(reason, lastEventId)}\n\n`,
+};
+
+/** `application/x-ndjson`: one `{"result": {"event": …}}` object per line. */
+export const ndjsonFormat: StreamFormat = {
+  name: 'ndjson',
+  contentType: 'application/x-ndjson; charset=utf-8',
+  connected: (group) => `{"result":${JSON.stringify({ event: 'connected', group })}}\n`,
+  event: cachedFrames((e) => `{"result":${eventJson(e)}}\n`),
+  reset: (requested, lastEventId) => `{"result":${resetJson(requested, lastEventId)}}\n`,
+  keepalive: () => '{"result":{"event":"ping"}}\n',
+  end: (reason, lastEventId) => `{"result":${endJson(reason, lastEventId)}}\n`,
+};
+
+/**
+ * The format a request asks for: NDJSON for `Accept: application/x-ndjson`
+ * or `application/json`, SSE otherwise (browsers send `text/event-stream`;
+ * curl sends `*∕*`).
+ */
+export function negotiateFormat(accept: string | undefined): StreamFormat {
+  if (accept === undefined) return sseFormat;
+  const types = accept.split(',').map((part) => part.split(';')[0].trim().toLowerCase());
+  if (types.includes('text/event-stream')) return sseFormat;
+  if (types.includes('application/x-ndjson') || types.includes('application/json')) return ndjsonFormat;
+  return sseFormat;
+}

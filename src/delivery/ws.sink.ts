@@ -1,0 +1,52 @@
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
+import type { DeviceEvent } from '../bus/device-event';
+import type { DeliverySink, EndReason } from './delivery-sink';
+import { endJson, resetJson } from './stream-format';
+import { END_CLOSE, eventWire } from './ws-frames';
+
+/**
+ * One raw WebSocket client. Events go out as frames built once per event
+ * (`eventWire`) and written to the upgraded socket as they are, corked for
+ * the rest of the tick so a batch leaves in one write. `ws` still owns
+ * reading, pings and the close handshake; without permessage-deflate it
+ * writes its own frames synchronously to the same socket, so frames never
+ * interleave, and nothing is written once it is closing.
+ */
+export class WsSink implements DeliverySink {
+  readonly transport = 'ws' as const;
+  private corked = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly raw: Duplex,
+  ) {}
+
+  bufferedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  event(event: DeviceEvent): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.raw.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.raw.uncork();
+      });
+    }
+    this.raw.write(eventWire(event));
+  }
+
+  reset(requested: string, lastEventId: string): void {
+    this.ws.send(resetJson(requested, lastEventId));
+  }
+
+  end(reason: EndReason, lastEventId: string | undefined): void {
+    // A slow consumer's buffer is full already: it gets the close code only.
+    if (reason !== 'slow_consumer' && this.ws.readyState === this.ws.OPEN) this.ws.send(endJson(reason, lastEventId));
+    const { code, reason: text } = END_CLOSE[reason];
+    this.ws.close(code, text);
+  }
+}
