@@ -1,0 +1,64 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/app-config';
+import { DomainError } from '../common/domain-error';
+import { NAME_PATTERN } from '../common/validate';
+import { CommandsService } from '../devices/commands.service';
+import { SignallingError } from './signalling-frames';
+
+export interface CommandTarget {
+  deviceType: string;
+  deviceId: string;
+}
+
+/**
+ * Commands from channels (bridge.md, "Signalling mirror"): a publish of
+ * `{command, payload}` on `{prefix}/{type}/{id}/cmd` sends that command to
+ * the device over MQTT, validated like the REST command. The device's
+ * answer comes back as a `command_response` event, which the mirror carries.
+ */
+@Injectable()
+export class ChannelCommandsService {
+  constructor(
+    private readonly commands: CommandsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** The device a channel commands, when it is a `{prefix}/{type}/{id}/cmd` channel. */
+  target(channel: string): CommandTarget | undefined {
+    const parts = channel.split('/');
+    if (parts.length !== 4 || parts[3] !== 'cmd' || parts[0] !== this.config.mqtt.topicPrefix) return undefined;
+    const [, deviceType, deviceId] = parts;
+    if (!NAME_PATTERN.test(deviceType) || !NAME_PATTERN.test(deviceId)) return undefined;
+    return { deviceType, deviceId };
+  }
+
+  /**
+   * Sends the published command. Failures become per-request errors:
+   * a malformed command `malformed_message`, an unknown device
+   * `invalid_channel`, a broker that cannot take it `backend_error`.
+   */
+  async send(target: CommandTarget, data: unknown, requestId?: string): Promise<void> {
+    const command =
+      typeof data === 'object' && data !== null && !Array.isArray(data) ? (data as Record<string, unknown>) : undefined;
+    const payload = command?.payload ?? {};
+    if (
+      !command ||
+      typeof command.command !== 'string' ||
+      command.command === '' ||
+      typeof payload !== 'object' ||
+      payload === null ||
+      Array.isArray(payload)
+    ) {
+      throw new SignallingError('malformed_message', 'a command is {"command": "name", "payload": {…}}', requestId);
+    }
+    try {
+      await this.commands.send(target.deviceType, target.deviceId, command.command, payload as Record<string, unknown>);
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      if (err.status === 404) throw new SignallingError('invalid_channel', err.message, requestId);
+      if (err.status < 500) throw new SignallingError('malformed_message', err.message, requestId);
+      throw new SignallingError('backend_error', err.message, requestId);
+    }
+  }
+}
