@@ -1,0 +1,196 @@
+import { CLIENT, ID_PARAM, INVALID, TYPE_PARAM, UNAUTHORIZED, json, query, ref } from './openapi.schemas';
+import type { Parameter, PathItem, Response, Schema } from './openapi.types';
+
+const TAG = ['delivery'];
+
+/** Parameters every delivery path shares (README, "Web delivery"). */
+const SHARED: Parameter[] = [
+  query('event_types', 'Comma-separated event names, e.g. `data,status`.'),
+  query('token', 'Client JWT where a header cannot be sent (EventSource). Its `channels` claim narrows by device.'),
+];
+
+const RESUME: Parameter[] = [
+  query('last_event_id', 'Resume after this event id (any transport’s `id`).'),
+  {
+    name: 'Last-Event-ID',
+    in: 'header',
+    description:
+      'Resume after this event id; EventSource sends it on its own reconnects, and it wins over `last_event_id`.',
+    schema: { type: 'string' },
+  },
+  query(
+    'ping_interval',
+    'Keepalive period of this stream (`10s`, `500ms`, bare seconds; 1 s to 1 h). Default `SSE_KEEPALIVE_INTERVAL`.',
+  ),
+];
+
+const SSE_DESCRIPTION = [
+  'SSE (`text/event-stream`, the default):',
+  '`event: connected` with `{"group": "iot_{type}"}` and `retry: 1000` first;',
+  'then each event as `id: {id}`, `event: {name}` (`data`, `status`, `command`, `command_response` or a broadcast’s name) and the event JSON as `data:`;',
+  '`: keepalive` every `ping_interval`;',
+  '`event: reset` (with an `id:` to resume from) when the asked position is older than the log keeps.',
+  'The server ends a stream with last words as a named event, never `error`:',
+  '`token_expired`, `slow_consumer`, `going_away` or `internal_error`, whose data is `{"event", "error", "message", "last_event_id"}`.',
+  'With `Accept: application/x-ndjson` (or `application/json`), the same stream as one `{"result": …}` object per line, and `{"result": {"event": "ping"}}` every `ping_interval`.',
+].join(' ');
+
+const STREAM_RESPONSES: Record<string, Response> = {
+  200: {
+    description: SSE_DESCRIPTION,
+    headers: {
+      'Cache-Control': { description: '`no-cache`', schema: { type: 'string' } },
+      'X-Accel-Buffering': { description: '`no`: proxies pass each event on as it comes.', schema: { type: 'string' } },
+    },
+    content: {
+      'text/event-stream': {
+        schema: { type: 'string' },
+        example:
+          'event: connected\ndata: {"group":"iot_weatherstation"}\nretry: 1000\n\nid: 1734\nevent: data\ndata: {"id":"1734","event":"data",…}\n\n',
+      },
+      'application/x-ndjson': { schema: ref('StreamLine') },
+    },
+  },
+  400: INVALID,
+  401: UNAUTHORIZED,
+};
+
+const stream = (operationId: string, params: Parameter[], summary: string): PathItem => ({
+  parameters: params,
+  get: {
+    tags: TAG,
+    operationId,
+    summary,
+    description: 'Replays the events after the resume position, then continues live: no gap and no duplicate.',
+    security: CLIENT,
+    parameters: [...SHARED, ...RESUME],
+    responses: STREAM_RESPONSES,
+  },
+});
+
+const POLL_RESPONSE: Response = {
+  description: 'The events after the cursor, oldest first.',
+  headers: {
+    'Set-Cookie': {
+      description: '`poll_client=…` on the first answer to a client with neither token nor `client_id`.',
+      schema: { type: 'string' },
+    },
+  },
+  content: json({
+    type: 'object',
+    required: ['events', 'cursor', 'more'],
+    properties: {
+      events: { type: 'array', items: ref('DeviceEvent') },
+      cursor: {
+        type: 'string',
+        description:
+          'The id of the last event examined: poll again with it, or hand it to any stream as `last_event_id`.',
+      },
+      more: { type: 'boolean', description: 'More events are waiting: poll again at once.' },
+      reset: {
+        type: 'boolean',
+        enum: [true],
+        description: 'The cursor was older than the log keeps: events were lost to this client.',
+      },
+      requested: { type: 'string', description: 'With `reset`: the position that was asked for.' },
+    },
+  }),
+};
+
+const poll = (operationId: string, params: Parameter[], summary: string): PathItem => ({
+  parameters: params,
+  get: {
+    tags: TAG,
+    operationId,
+    summary,
+    description:
+      'Without a cursor, the events since this client\'s previous poll of the path (its very first poll answers none and the current cursor). "This client" is `client_id`, else the token\'s `sub`, else the `poll_client` cookie.',
+    security: CLIENT,
+    parameters: [
+      ...SHARED,
+      query('cursor', 'Events after this position (an event id).'),
+      query('last_event_id', 'Same as `cursor`.'),
+      query('limit', 'Events at most.', { type: 'integer', minimum: 1, maximum: 1000, default: 100 }),
+      query('wait', 'Long-poll: hold an empty answer up to this many seconds until an event arrives.', {
+        type: 'number',
+        minimum: 0,
+        maximum: 30,
+        default: 0,
+      }),
+      query('client_id', 'Who is polling, for polls without a cursor.', {
+        type: 'string',
+        pattern: '^[A-Za-z0-9_.:-]{1,128}$',
+      }),
+    ],
+    responses: { 200: POLL_RESPONSE, 400: INVALID, 401: UNAUTHORIZED },
+  },
+});
+
+/** SSE / NDJSON streams and polling, DeviceHub's paths (src/delivery). */
+export const DELIVERY_PATHS: Record<string, PathItem> = {
+  '/iot/stream/{type}/': stream(
+    'streamType',
+    [TYPE_PARAM],
+    'Live events of a device type (`_all`: every type), SSE or NDJSON',
+  ),
+  '/iot/stream/{type}/{id}/': stream(
+    'streamDevice',
+    [TYPE_PARAM, ID_PARAM],
+    'Live events of one device, SSE or NDJSON',
+  ),
+  '/iot/poll/{type}/': poll('pollType', [TYPE_PARAM], 'Poll the events of a device type (`_all`: every type)'),
+  '/iot/poll/{type}/{id}/': poll('pollDevice', [TYPE_PARAM, ID_PARAM], 'Poll the events of one device'),
+};
+
+const END_REASONS = ['token_expired', 'slow_consumer', 'going_away', 'internal_error'];
+const only = (event: string): Schema => ({ type: 'string', enum: [event] });
+
+/** What a stream carries besides events: the same objects as SSE `data:` and as NDJSON `result`. */
+export const DELIVERY_SCHEMAS: Record<string, Schema> = {
+  StreamLine: {
+    type: 'object',
+    description: 'One NDJSON line.',
+    required: ['result'],
+    properties: {
+      result: {
+        oneOf: [ref('DeviceEvent'), ref('StreamConnected'), ref('StreamPing'), ref('StreamReset'), ref('StreamEnd')],
+      },
+    },
+  },
+  StreamConnected: {
+    type: 'object',
+    description: 'First on every stream.',
+    required: ['event', 'group'],
+    properties: { event: only('connected'), group: { type: 'string', example: 'iot_weatherstation' } },
+  },
+  StreamPing: {
+    type: 'object',
+    description: 'NDJSON keepalive, every `ping_interval`.',
+    required: ['event'],
+    properties: { event: only('ping') },
+  },
+  StreamReset: {
+    type: 'object',
+    description:
+      'The asked position is older than the log keeps; live events follow, and `last_event_id` is the new position.',
+    required: ['event', 'reset', 'requested', 'last_event_id'],
+    properties: {
+      event: only('reset'),
+      reset: { type: 'boolean', enum: [true] },
+      requested: { type: 'string' },
+      last_event_id: { type: 'string' },
+    },
+  },
+  StreamEnd: {
+    type: 'object',
+    description:
+      'Last words before the server ends the stream: reconnect (with a new token for `token_expired`) from `last_event_id`.',
+    required: ['event', 'error', 'message', 'last_event_id'],
+    properties: {
+      event: { type: 'string', enum: END_REASONS },
+      error: { type: 'string', enum: END_REASONS },
+      message: { type: 'string' },
+      last_event_id: { type: ['string', 'null'] },
+    },
+  },
+};

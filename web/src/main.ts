@@ -1,0 +1,188 @@
+import './style.css';
+import { Api, ApiError } from './api';
+import { DeviceTable } from './device-table';
+import { DeviceView } from './device-view';
+import { h } from './dom';
+import { EventLog } from './event-log';
+import { DeviceStore, deviceKey } from './store';
+import type { StreamState } from './stream';
+import { LiveStream } from './stream';
+import type { DeviceView as DeviceViewDto } from './types';
+
+const TOKEN_KEY = 'devicehub.token';
+/** The service's own SSE stream for every device type (bridge.md, "Web delivery"). */
+const STREAM_PATH = '/iot/stream/_all/';
+const DEVICES_PATH = '/api/devices?limit=10000';
+
+/**
+ * The dashboard: opened as `/?token=…` (the URL the service prints at
+ * start-up) or asks for a token; then a live device table, a per-device view
+ * and the event log, all fed by one EventSource.
+ */
+async function main(root: HTMLElement): Promise<void> {
+  const params = new URLSearchParams(location.search);
+  const given = params.get('token');
+  if (given !== null) {
+    localStorage.setItem(TOKEN_KEY, given);
+    // Keep the token out of the address bar and the history once it is stored.
+    history.replaceState(null, '', location.pathname + location.hash);
+  }
+  const token = given ?? localStorage.getItem(TOKEN_KEY) ?? undefined;
+  await dashboard(root, new Api(token || undefined));
+}
+
+async function dashboard(root: HTMLElement, api: Api): Promise<void> {
+  const store = new DeviceStore();
+  const log = new EventLog();
+  let view: DeviceView | undefined;
+  const side = h('div', { class: 'side' });
+  const banner = h('div', { class: 'banner', 'data-testid': 'reconnect-banner', role: 'status', hidden: '' });
+  const pill = h('span', { class: 'pill', 'data-testid': 'stream-state' }, 'connecting');
+
+  const open = (key: string | undefined): void => {
+    view?.destroy();
+    view = undefined;
+    side.replaceChildren();
+    root.classList.toggle('with-device', key !== undefined);
+    if (key === undefined) return;
+    const slash = key.indexOf('/');
+    const type = key.slice(0, slash);
+    const id = key.slice(slash + 1);
+    view = new DeviceView(api, store, key, type, id, () => (location.hash = ''));
+    side.append(view.element);
+    log.filterDevice(key);
+  };
+  const route = (): void => {
+    const match = /^#\/device\/([^/]+)\/([^/]+)$/.exec(location.hash);
+    open(match ? deviceKey(decodeURIComponent(match[1]), decodeURIComponent(match[2])) : undefined);
+  };
+  const table = new DeviceTable(store, (key) => {
+    const slash = key.indexOf('/');
+    location.hash = `#/device/${encodeURIComponent(key.slice(0, slash))}/${encodeURIComponent(key.slice(slash + 1))}`;
+  });
+
+  const changeToken = h('button', { type: 'button', class: 'secondary' }, 'Change token');
+  changeToken.addEventListener('click', () => {
+    stream.close();
+    root.replaceChildren(tokenForm());
+  });
+  root.replaceChildren(
+    h(
+      'header',
+      { class: 'top' },
+      h('h1', null, 'DeviceHub Bridge'),
+      pill,
+      h(
+        'nav',
+        null,
+        h('a', { href: '/docs', target: '_blank' }, 'API docs'),
+        h('a', { href: '/metrics', target: '_blank' }, 'Metrics'),
+        h('a', { href: '/health', target: '_blank' }, 'Health'),
+        changeToken,
+      ),
+    ),
+    banner,
+    h('main', null, table.element, side, log.element),
+  );
+
+  const stream = new LiveStream(STREAM_PATH, api.token, {
+    event: (e) => {
+      store.apply(e);
+      log.add(e);
+      view?.onEvent(e);
+    },
+    state: (state: StreamState) => {
+      pill.textContent = state;
+      pill.dataset.state = state;
+      const text = bannerText(state, stream.position);
+      banner.hidden = text === undefined;
+      banner.textContent = text ?? '';
+    },
+    reset: () => {
+      log.notice('Some events were older than the event log keeps and could not be replayed; the table was reloaded.');
+      void api.get<{ devices: DeviceViewDto[] }>(DEVICES_PATH).then((a) => store.load(a.devices));
+    },
+    // EventSource does not say why it gave up; the REST API does (a 401 means the token, not the network).
+    refused: () => {
+      void api.get(DEVICES_PATH).catch((err: unknown) => {
+        if (!(err instanceof ApiError && err.status === 401)) return;
+        stream.close();
+        root.replaceChildren(tokenForm(`That token was refused: ${err.message}`));
+      });
+    },
+  });
+  // The stream opens before the snapshot is asked for, and its events wait
+  // for the snapshot (DeviceStore), so no event falls between the two.
+  stream.open();
+  try {
+    store.load((await api.get<{ devices: DeviceViewDto[] }>(DEVICES_PATH)).devices);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      stream.close();
+      root.replaceChildren(tokenForm(api.token ? `That token was refused: ${err.message}` : undefined));
+      return;
+    }
+    store.load([]);
+    log.notice(
+      `The device registry could not be read (${err instanceof Error ? err.message : String(err)}); showing live events only.`,
+    );
+  }
+  window.addEventListener('hashchange', route);
+  route();
+}
+
+function bannerText(state: StreamState, position: string | undefined): string | undefined {
+  switch (state) {
+    case 'live':
+      return undefined;
+    case 'connecting':
+      return 'Connecting to the live stream…';
+    case 'reconnecting':
+      return `Connection lost: reconnecting${position === undefined ? '' : `, will resume after event ${position}`}…`;
+    case 'expired':
+      return 'The token has expired: reload the page with a new one.';
+  }
+}
+
+function tokenForm(problem?: string): HTMLElement {
+  const input = h('input', {
+    name: 'token',
+    type: 'password',
+    required: '',
+    autocomplete: 'off',
+    placeholder: 'eyJhbGciOi…',
+    'data-testid': 'token-input',
+  });
+  const form = h(
+    'form',
+    { class: 'panel token-form', 'data-testid': 'token-form' },
+    h('h1', null, 'DeviceHub Bridge'),
+    h(
+      'p',
+      null,
+      'Paste a client token: the one printed at start-up, or one from ',
+      h('code', null, 'POST /v1/tokens'),
+      '.',
+    ),
+    problem ? h('p', { class: 'error', 'data-testid': 'token-error' }, problem) : null,
+    input,
+    h('button', { type: 'submit' }, 'Open the dashboard'),
+  );
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    localStorage.setItem(TOKEN_KEY, input.value.trim());
+    location.reload();
+  });
+  return form;
+}
+
+const root = document.getElementById('app') as HTMLElement;
+main(root).catch((err: unknown) => {
+  root.replaceChildren(
+    h(
+      'p',
+      { class: 'panel error' },
+      `The dashboard could not start: ${err instanceof Error ? err.message : String(err)}`,
+    ),
+  );
+});
