@@ -1,0 +1,60 @@
+/**
+ * The service under test for bench/delivery.ts, in a process of its own so
+ * that its RSS is its own and it has a core to itself: the real app on the
+ * embedded broker and a fresh SQLite file, AUTH and DEVICE_AUTH off.
+ * Answers `rss` (after a GC) and `stop` over IPC.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startApp } from '../src/app';
+import { loadConfig } from '../src/config/load-config';
+import { MqttTransport } from '../src/mqtt/mqtt-transport';
+
+export interface ServerReady {
+  kind: 'ready';
+  url: string;
+  mqttUrl: string;
+}
+export interface ServerMemory {
+  kind: 'rss';
+  rss: number;
+  heapUsed: number;
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'dhb-bench-delivery-'));
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    MQTT_PORT: '0',
+    DATA_DIR: dataDir,
+    DATABASE_URL: process.env.BENCH_DATABASE_URL ?? `sqlite:${join(dataDir, 'bench.sqlite')}`,
+    AUTH: 'off',
+    DEVICE_AUTH: 'off',
+    LOG_LEVEL: 'error',
+    ...(process.env.SEND_BUFFER_LIMIT ? { SEND_BUFFER_LIMIT: process.env.SEND_BUFFER_LIMIT } : {}),
+  });
+  const running = await startApp(config);
+  const described = running.app.get(MqttTransport).describe();
+  const send = (message: ServerReady | ServerMemory): void => {
+    process.send?.(message);
+  };
+  process.on('message', (message: string) => {
+    if (message === 'rss') {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      gc?.();
+      const usage = process.memoryUsage();
+      send({ kind: 'rss', rss: usage.rss, heapUsed: usage.heapUsed });
+    } else if (message === 'stop') {
+      void running.close().finally(() => {
+        rmSync(dataDir, { recursive: true, force: true });
+        process.exit(0);
+      });
+    }
+  });
+  send({ kind: 'ready', url: running.url, mqttUrl: described.tcp as string });
+}
+
+void main();
