@@ -1,41 +1,38 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { BatchWriter } from '../database/batch-writer';
+import { BulkInsert } from '../database/bulk-insert';
+import type { BulkColumn } from '../database/bulk-insert';
+import type { WriteStatement } from '../database/batch-writer';
 import type { DeviceEvent, EventFilter, NewEvent } from './device-event';
 import { eventJson } from './device-event';
 import { EventLogMeta, EventRecord } from './event-record.entity';
 
 const PRUNED_THROUGH = 'pruned_through';
-/** Rows per INSERT statement: 5 parameters each, far below SQLite's 32,766 limit. */
-const ROWS_PER_STATEMENT = 500;
 
-const EVENT_COLUMNS = ['id', 'event', 'device_type', 'device_id', 'received_at', 'body'];
+const EVENT_COLUMNS: BulkColumn[] = [
+  { name: 'id', pgType: 'bigint' },
+  { name: 'event', pgType: 'varchar' },
+  { name: 'device_type', pgType: 'varchar' },
+  { name: 'device_id', pgType: 'varchar' },
+  { name: 'received_at', pgType: 'bigint' },
+  { name: 'body', pgType: 'text' },
+];
 
 /** Owns the `events` table: batched appends, ordered reads after a position, pruning. */
 @Injectable()
 export class EventLogRepository {
-  private readonly insertSqlByRows = new Map<number, string>();
+  private readonly insert: BulkInsert;
+  /** SQLite: the last position handed out, read from the log once and counted here after. */
+  private lastAssigned: number | undefined;
+  private appending: Promise<unknown> = Promise.resolve();
 
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
-
-  /**
-   * A plain multi-row INSERT for `rows` rows: the query builder spent more
-   * time escaping a batch's values than the database spent storing them.
-   * Full chunks share one text (one prepared statement); a few partial sizes are kept too.
-   */
-  private insertSql(rows: number): string {
-    let sql = this.insertSqlByRows.get(rows);
-    if (sql === undefined) {
-      const postgres = this.db.options.type === 'postgres';
-      const width = EVENT_COLUMNS.length;
-      const tuples = Array.from({ length: rows }, (_, r) => {
-        const marks = EVENT_COLUMNS.map((_c, c) => (postgres ? `$${r * width + c + 1}` : '?'));
-        return `(${marks.join(',')})`;
-      });
-      sql = `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES ${tuples.join(',')}`;
-      if (rows === ROWS_PER_STATEMENT || this.insertSqlByRows.size < 64) this.insertSqlByRows.set(rows, sql);
-    }
-    return sql;
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly writer: BatchWriter,
+  ) {
+    this.insert = new BulkInsert('events', EVENT_COLUMNS, db.options.type === 'postgres');
   }
 
   /** The last position handed out (events up to it may since have been pruned). */
@@ -48,11 +45,42 @@ export class EventLogRepository {
 
   /**
    * Gives the events the next positions and appends them, in one transaction.
-   * The counter row is bumped first: under PostgreSQL its row lock is held
-   * until commit, so instances sharing the log commit in id order, and a
+   *
+   * PostgreSQL: the counter row is bumped first; its row lock is held until
+   * commit, so instances sharing the log commit in id order, and a
    * rolled-back batch gives its ids back (no gaps).
+   *
+   * SQLite is one process's (config refuses it with REDIS_URL), so positions
+   * are counted here and the batch goes to the BatchWriter's thread; the
+   * counter row moves only from the value this process last wrote, and a
+   * failed batch hands its positions out again.
    */
-  async append(events: readonly NewEvent[]): Promise<DeviceEvent[]> {
+  append(events: readonly NewEvent[]): Promise<DeviceEvent[]> {
+    if (this.db.options.type === 'postgres') return this.appendLocked(events);
+    // One at a time: each batch starts where the previous one ended.
+    const result = this.appending.then(() => this.appendCounted(events));
+    this.appending = result.catch(() => undefined);
+    return result;
+  }
+
+  private async appendCounted(events: readonly NewEvent[]): Promise<DeviceEvent[]> {
+    const last = (this.lastAssigned ??= await this.lastId());
+    const positioned: DeviceEvent[] = events.map((e, i) => ({ id: String(last + 1 + i), ...e }));
+    const statements: WriteStatement[] = [
+      {
+        sql: `UPDATE event_sequence SET last_id = ? WHERE name = 'events' AND last_id = ?`,
+        params: [last + events.length, last],
+        // Anything else means another process writes this file too.
+        expectChanges: 1,
+      },
+    ];
+    statements.push(...this.insert.statements(rowValues(positioned)));
+    await this.writer.run(statements);
+    this.lastAssigned = last + events.length;
+    return positioned;
+  }
+
+  private async appendLocked(events: readonly NewEvent[]): Promise<DeviceEvent[]> {
     return this.db.transaction(async (tx) => {
       const runner = tx.queryRunner;
       if (!runner) throw new Error('transaction without a query runner');
@@ -64,14 +92,7 @@ export class EventLogRepository {
       const last = Number((bumped.records as { last_id: string | number }[])[0].last_id);
       const first = last - events.length + 1;
       const positioned: DeviceEvent[] = events.map((e, i) => ({ id: String(first + i), ...e }));
-      for (let i = 0; i < positioned.length; i += ROWS_PER_STATEMENT) {
-        const chunk = positioned.slice(i, i + ROWS_PER_STATEMENT);
-        const params: unknown[] = [];
-        for (const e of chunk) {
-          params.push(Number(e.id), e.event, e.device_type, e.device_id, Date.parse(e.received_at), eventJson(e));
-        }
-        await runner.query(this.insertSql(chunk.length), params);
-      }
+      for (const { sql, params } of this.insert.statements(rowValues(positioned))) await runner.query(sql, params);
       return positioned;
     });
   }
@@ -116,27 +137,35 @@ export class EventLogRepository {
 
   /** Deletes events received before `cutoffMs`; returns how many went. */
   async pruneBefore(cutoffMs: number): Promise<number> {
-    return this.db.transaction(async (tx) => {
-      const row = await tx
-        .getRepository(EventRecord)
-        .createQueryBuilder('e')
-        .select('MAX(e.id)', 'max')
-        .where('e.received_at < :cutoffMs', { cutoffMs })
-        .getRawOne<{ max: string | number | null }>();
-      const through = Number(row?.max ?? 0);
-      if (through === 0) return 0;
-      const result = await tx
-        .getRepository(EventRecord)
-        .createQueryBuilder()
-        .delete()
-        .where('id <= :through', { through })
-        .execute();
-      await tx.getRepository(EventLogMeta).save({ key: PRUNED_THROUGH, value: String(through) });
-      return result.affected ?? 0;
-    });
+    const row = await this.db
+      .getRepository(EventRecord)
+      .createQueryBuilder('e')
+      .select('MAX(e.id)', 'max')
+      .where('e.received_at < :cutoffMs', { cutoffMs })
+      .getRawOne<{ max: string | number | null }>();
+    const through = Number(row?.max ?? 0);
+    if (through === 0) return 0;
+    // Through the writer: on SQLite a delete on the main connection would wait for the writer thread's lock.
+    const [m1, m2, m3] = this.db.options.type === 'postgres' ? ['$1', '$1', '$2'] : ['?', '?', '?'];
+    const [removed] = await this.writer.run([
+      { sql: `DELETE FROM events WHERE id <= ${m1}`, params: [through] },
+      {
+        sql: `INSERT INTO event_log_meta ("key", "value") VALUES (${m2}, ${m3}) ON CONFLICT ("key") DO UPDATE SET "value" = excluded."value"`,
+        params: [PRUNED_THROUGH, String(through)],
+      },
+    ]);
+    return removed;
   }
 
   async ping(): Promise<void> {
     await this.db.query('SELECT 1');
   }
+}
+
+/** The rows' values for EVENT_COLUMNS, one row after another. */
+function rowValues(events: readonly DeviceEvent[]): unknown[] {
+  const values: unknown[] = [];
+  for (const e of events)
+    values.push(Number(e.id), e.event, e.device_type, e.device_id, Date.parse(e.received_at), eventJson(e));
+  return values;
 }

@@ -1,11 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { TypeOrmModuleOptions } from '@nestjs/typeorm';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
 import type { DataSourceOptions } from 'typeorm';
+import { BatchWriter } from './batch-writer';
 import { BridgeDataSource } from './bridge-data-source';
 import { MIGRATIONS } from './migrations';
 
@@ -36,7 +37,11 @@ export function dataSourceOptions(config: AppConfig): TypeOrmModuleOptions {
   };
 }
 
-/** Owns the TypeORM connection: SQLite (better-sqlite3) by default, PostgreSQL with `DATABASE_URL`. */
+/**
+ * Owns the TypeORM connection (SQLite by default, PostgreSQL with
+ * `DATABASE_URL`) and the BatchWriter that takes the hot path's writes.
+ */
+@Global()
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
@@ -47,5 +52,7 @@ export function dataSourceOptions(config: AppConfig): TypeOrmModuleOptions {
         new BridgeDataSource(options as DataSourceOptions).initialize(),
     }),
   ],
+  providers: [BatchWriter],
+  exports: [BatchWriter],
 })
 export class DatabaseModule {}

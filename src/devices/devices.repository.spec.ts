@@ -1,4 +1,6 @@
 import { DataSource } from 'typeorm';
+import type { AppConfig } from '../config/app-config';
+import { BatchWriter } from '../database/batch-writer';
 import { MIGRATIONS } from '../database/migrations';
 import { Device } from './device.entity';
 import type { ReadingRow, ReadingsRange } from './devices.repository';
@@ -46,7 +48,8 @@ describe('DevicesRepository', () => {
     });
     await db.initialize();
     await db.runMigrations();
-    repo = new DevicesRepository(db);
+    const memory = { database: { type: 'sqlite', path: ':memory:' } } as AppConfig;
+    repo = new DevicesRepository(db, new BatchWriter(db, memory));
   });
   afterEach(() => db.destroy());
 

@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import type { EntityManager, QueryDeepPartialEntity } from 'typeorm';
+import { BatchWriter } from '../database/batch-writer';
+import { BulkInsert } from '../database/bulk-insert';
+import type { BulkColumn } from '../database/bulk-insert';
 import { Device } from './device.entity';
 import { Reading } from './reading.entity';
 
@@ -40,8 +42,30 @@ export interface Bucket {
   value: number | null;
 }
 
-const READING_COLUMNS = ['device_type', 'device_id', 'name', 'value', 'text_value', 'ts'];
-/** Rows per INSERT: 6 parameters each stays far below SQLite's 32,766 and PostgreSQL's 65,535 limits. */
+const READING_COLUMNS: BulkColumn[] = [
+  { name: 'device_type', pgType: 'varchar' },
+  { name: 'device_id', pgType: 'varchar' },
+  { name: 'name', pgType: 'varchar' },
+  { name: 'value', pgType: 'float8' },
+  { name: 'text_value', pgType: 'text' },
+  { name: 'ts', pgType: 'bigint' },
+];
+const DEVICE_COLUMNS: BulkColumn[] = [
+  { name: 'device_type', pgType: 'varchar' },
+  { name: 'device_id', pgType: 'varchar' },
+  { name: 'status', pgType: 'varchar' },
+  { name: 'first_seen', pgType: 'bigint' },
+  { name: 'last_seen', pgType: 'bigint' },
+  { name: 'battery_level', pgType: 'float8' },
+  { name: 'firmware_version', pgType: 'varchar' },
+  { name: 'latest_readings', pgType: 'text' },
+];
+/** On a known device everything but its key and first sighting is replaced. */
+const DEVICE_UPSERT = ` ON CONFLICT (device_type, device_id) DO UPDATE SET ${DEVICE_COLUMNS.map((c) => c.name)
+  .filter((c) => !['device_type', 'device_id', 'first_seen'].includes(c))
+  .map((c) => `${c} = excluded.${c}`)
+  .join(', ')}`;
+/** Rows per SQLite statement: 6 or 8 parameters each, far below SQLite's 32,766. */
 const READINGS_PER_STATEMENT = 1000;
 const DEVICES_PER_STATEMENT = 500;
 const AGGREGATES: Record<Aggregate, string> = {
@@ -54,9 +78,17 @@ const AGGREGATES: Record<Aggregate, string> = {
 /** Owns the `devices` and `readings` tables (STYLE.md: one class per outside system). */
 @Injectable()
 export class DevicesRepository {
-  private readonly insertSql = new Map<number, string>();
+  private readonly insertDevices: BulkInsert;
+  private readonly insertReadings: BulkInsert;
 
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly writer: BatchWriter,
+  ) {
+    const postgres = db.options.type === 'postgres';
+    this.insertDevices = new BulkInsert('devices', DEVICE_COLUMNS, postgres, DEVICE_UPSERT, DEVICES_PER_STATEMENT);
+    this.insertReadings = new BulkInsert('readings', READING_COLUMNS, postgres, '', READINGS_PER_STATEMENT);
+  }
 
   loadDevices(): Promise<Device[]> {
     return this.db.getRepository(Device).find();
@@ -64,37 +96,25 @@ export class DevicesRepository {
 
   /** Upserts the devices and appends the readings in one transaction. */
   async write(devices: readonly Device[], readings: readonly ReadingRow[]): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      for (let i = 0; i < devices.length; i += DEVICES_PER_STATEMENT) {
-        // Typed loosely by TypeORM because of the JSON column; the rows are whole entities.
-        const rows = devices.slice(i, i + DEVICES_PER_STATEMENT) as QueryDeepPartialEntity<Device>[];
-        await tx.getRepository(Device).upsert(rows, ['deviceType', 'deviceId']);
-      }
-      for (let i = 0; i < readings.length; i += READINGS_PER_STATEMENT) {
-        await this.insertReadings(tx, readings.slice(i, i + READINGS_PER_STATEMENT));
-      }
-    });
-  }
-
-  /**
-   * Plain multi-row INSERT: the query builder spends more time escaping
-   * thousands of values than the database spends storing them.
-   */
-  private async insertReadings(tx: EntityManager, rows: readonly ReadingRow[]): Promise<void> {
-    let sql = this.insertSql.get(rows.length);
-    if (sql === undefined) {
-      const postgres = this.db.options.type === 'postgres';
-      const tuples = rows.map((_, r) => {
-        const marks = READING_COLUMNS.map((_c, c) => (postgres ? `$${r * READING_COLUMNS.length + c + 1}` : '?'));
-        return `(${marks.join(',')})`;
-      });
-      sql = `INSERT INTO readings (${READING_COLUMNS.join(', ')}) VALUES ${tuples.join(',')}`;
-      // Full chunks all share one text (and one prepared statement); only the last chunk of a write differs.
-      if (rows.length === READINGS_PER_STATEMENT || this.insertSql.size < 16) this.insertSql.set(rows.length, sql);
-    }
-    const params: unknown[] = [];
-    for (const r of rows) params.push(r.deviceType, r.deviceId, r.name, r.value, r.textValue, r.ts);
-    await tx.query(sql, params);
+    const deviceValues: unknown[] = [];
+    for (const d of devices)
+      deviceValues.push(
+        d.deviceType,
+        d.deviceId,
+        d.status,
+        d.firstSeen,
+        d.lastSeen,
+        d.batteryLevel,
+        d.firmwareVersion,
+        JSON.stringify(d.latestReadings),
+      );
+    const readingValues: unknown[] = [];
+    for (const r of readings) readingValues.push(r.deviceType, r.deviceId, r.name, r.value, r.textValue, r.ts);
+    const statements = [
+      ...this.insertDevices.statements(deviceValues),
+      ...this.insertReadings.statements(readingValues),
+    ];
+    if (statements.length > 0) await this.writer.run(statements);
   }
 
   /** Samples in the range, oldest first. */

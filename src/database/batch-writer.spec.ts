@@ -1,0 +1,80 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import type { AppConfig } from '../config/app-config';
+import { BatchWriter } from './batch-writer';
+
+/** The writer thread on a real SQLite file, read back through a second (TypeORM) connection as the app does. */
+describe('BatchWriter on a SQLite file', () => {
+  let dir: string;
+  let db: DataSource;
+  let writer: BatchWriter;
+
+  const insert = (n: number) => ({ sql: 'INSERT INTO t (n) VALUES (?)', params: [n] });
+  const values = async (): Promise<number[]> =>
+    (await db.query<{ n: number }[]>('SELECT n FROM t ORDER BY n')).map((r) => r.n);
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'dhb-writer-'));
+    const path = join(dir, 'db.sqlite');
+    db = new DataSource({ type: 'better-sqlite3', database: path, enableWAL: true });
+    await db.initialize();
+    await db.query('CREATE TABLE t (n integer PRIMARY KEY)');
+    writer = new BatchWriter(db, { database: { type: 'sqlite', path } } as AppConfig);
+    await writer.onModuleInit();
+  });
+  afterEach(async () => {
+    await writer.onApplicationShutdown();
+    await db.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs jobs off the event loop and the main connection sees each commit once it resolves', async () => {
+    expect(writer.offThread).toBe(true);
+    expect(await writer.run([insert(1), insert(2)])).toEqual([1, 1]);
+    expect(await values()).toEqual([1, 2]);
+  });
+
+  it('undoes only the job that fails, with the database error, while jobs sent with it commit', async () => {
+    const jobs = [writer.run([insert(1)]), writer.run([insert(2), insert(1)]), writer.run([insert(3)])];
+    const settled = await Promise.allSettled(jobs);
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(String((settled[1] as PromiseRejectedResult).reason)).toMatch(/UNIQUE constraint failed: t\.n/);
+    // Job 2's first row went with it.
+    expect(await values()).toEqual([1, 3]);
+  });
+
+  it('fails a job whose statement changes an unexpected number of rows', async () => {
+    await writer.run([insert(1)]);
+    await expect(
+      writer.run([insert(5), { sql: 'UPDATE t SET n = 9 WHERE n = ?', params: [42], expectChanges: 1 }]),
+    ).rejects.toThrow(/changed 0 rows, expected 1/);
+    expect(await values()).toEqual([1]);
+  });
+
+  it('takes many jobs sent at once, and keeps their order', async () => {
+    const all = Array.from({ length: 500 }, (_, i) => writer.run([insert(i)]));
+    await Promise.all(all);
+    expect(await values()).toEqual(Array.from({ length: 500 }, (_, i) => i));
+  });
+});
+
+describe('BatchWriter without a file', () => {
+  it('runs each job as a transaction on the DataSource, all or nothing', async () => {
+    const db = new DataSource({ type: 'better-sqlite3', database: ':memory:' });
+    await db.initialize();
+    await db.query('CREATE TABLE t (n integer PRIMARY KEY)');
+    const writer = new BatchWriter(db, { database: { type: 'sqlite', path: ':memory:' } } as AppConfig);
+    expect(writer.offThread).toBe(false);
+    await writer.run([{ sql: 'INSERT INTO t (n) VALUES (?)', params: [1] }]);
+    await expect(
+      writer.run([
+        { sql: 'INSERT INTO t (n) VALUES (?)', params: [2] },
+        { sql: 'INSERT INTO t (n) VALUES (?)', params: [1] },
+      ]),
+    ).rejects.toThrow(/UNIQUE/);
+    expect(await db.query('SELECT n FROM t')).toEqual([{ n: 1 }]);
+    await db.destroy();
+  });
+});

@@ -1,0 +1,24 @@
+/** Messages between SqliteWriter and its worker thread. */
+
+/** One SQL statement with positional (`?`) parameters. */
+export interface WriteStatement {
+  sql: string;
+  params: unknown[];
+  /** The job fails (and is undone) unless the statement changes exactly this many rows. */
+  expectChanges?: number;
+}
+
+/** Statements that commit together or not at all. */
+export interface WriteJob {
+  id: number;
+  statements: WriteStatement[];
+}
+
+/** Rows changed by each statement, or why the job was undone. */
+export type WriteResult = { id: number; changes: number[] } | { id: number; error: string };
+
+export interface WriterOptions {
+  path: string;
+  busyTimeoutMs: number;
+  walAutocheckpointPages: number;
+}
