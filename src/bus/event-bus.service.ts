@@ -152,12 +152,22 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
    * are written. Waits first when too many events are already pending.
    */
   async publish(events: readonly NewEvent[]): Promise<DeviceEvent[]> {
+    return (await this.enqueue(events)).written;
+  }
+
+  /**
+   * Queues events for the log, after waiting while too many are pending, and
+   * resolves once they are queued: a producer may queue its next events
+   * while these are being written. Queued events are written in queue order.
+   */
+  async enqueue(events: readonly NewEvent[]): Promise<{ written: Promise<DeviceEvent[]> }> {
     while (this.queued >= MAX_PENDING) await new Promise<void>((resolve) => this.waiters.push(resolve));
-    return new Promise<DeviceEvent[]>((done) => {
+    const written = new Promise<DeviceEvent[]>((done) => {
       this.queue.push({ events, done });
       this.queued += events.length;
       this.flushing ??= this.flushLoop();
     });
+    return { written };
   }
 
   async publishOne(event: NewEvent): Promise<DeviceEvent> {

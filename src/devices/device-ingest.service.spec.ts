@@ -15,7 +15,10 @@ const RECEIVED_ISO = new Date(RECEIVED).toISOString();
 
 async function setup() {
   const calls: NewEvent[][] = [];
-  const bus = { publish: jest.fn((events: NewEvent[]) => (calls.push(events), Promise.resolve([]))), batches$: NEVER };
+  const bus = {
+    enqueue: jest.fn((events: NewEvent[]) => (calls.push(events), Promise.resolve({ written: Promise.resolve([]) }))),
+    batches$: NEVER,
+  };
   const deviceTypes = { heartbeatMs: () => 300_000 } as unknown as DeviceTypes;
   const repo = { loadDevices: () => Promise.resolve([]) } as unknown as DevicesRepository;
   const lease = { isLeader: true } as ClusterLeaseService;

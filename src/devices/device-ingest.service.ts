@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { NewEvent } from '../bus/device-event';
 import { EventBusService } from '../bus/event-bus.service';
+import { isoTime } from '../common/iso-time';
 import { DeviceRegistryService } from './device-registry.service';
 import { DeviceWriterService } from './device-writer.service';
 import { OFFLINE, commandResponseEvent, dataEvent, statusEvent } from './device-events';
@@ -22,21 +23,32 @@ export class DeviceIngestService {
     private readonly writer: DeviceWriterService,
   ) {}
 
+  /** Ingests the messages; resolves once their events are in the log. */
   async ingest(messages: readonly IngestMessage[]): Promise<void> {
+    await (await this.enqueue(messages)).written;
+  }
+
+  /**
+   * Ingests the messages and resolves once their events are queued on the
+   * bus, so that the next messages can be ingested while these are written;
+   * `written` resolves once they are in the log.
+   */
+  async enqueue(messages: readonly IngestMessage[]): Promise<{ written: Promise<unknown> }> {
     const events: NewEvent[] = [];
     for (const m of messages) {
       const change = this.registry.record(m);
-      const receivedAt = new Date(m.receivedAt).toISOString();
-      const origin = { deviceType: m.deviceType, deviceId: m.deviceId, receivedAt };
+      const receivedAt = isoTime(m.receivedAt);
+      // One origin per message, its timestamp set per event: the event constructors copy its fields.
+      const origin = { deviceType: m.deviceType, deviceId: m.deviceId, receivedAt, timestamp: receivedAt };
       switch (m.kind) {
         case 'data':
           if (change.before === OFFLINE) {
-            events.push(
-              statusEvent({ ...origin, timestamp: receivedAt }, change.before, change.after, { reason: 'activity' }),
-            );
+            events.push(statusEvent(origin, change.before, change.after, { reason: 'activity' }));
           }
-          for (const s of m.samples)
-            events.push(dataEvent({ ...origin, timestamp: s.timestamp ?? receivedAt }, s.values));
+          for (const s of m.samples) {
+            origin.timestamp = s.timestamp ?? receivedAt;
+            events.push(dataEvent(origin, s.values));
+          }
           break;
         case 'status':
           events.push(
@@ -64,11 +76,11 @@ export class DeviceIngestService {
           break;
       }
     }
-    if (events.length === 0) return;
+    if (events.length === 0) return { written: Promise.resolve() };
     markLocal(events);
     // Readings waiting for the database hold ingestion back (and through it the MQTT client) rather than grow without bound.
     if (!this.writer.hasRoom()) await this.writer.room();
-    await this.bus.publish(events);
+    return this.bus.enqueue(events);
   }
 }
 

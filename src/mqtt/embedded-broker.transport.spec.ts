@@ -41,7 +41,7 @@ describe('EmbeddedBrokerTransport shutdown', () => {
       received.push(message);
       held.push(done);
     });
-    // Several devices: the broker hands out 1,000 messages at once, the rest wait in its queue, acknowledged.
+    // Several devices: ingestion's window takes 10,000 messages, the broker hands out 1,000 more, the rest wait in its queue, acknowledged.
     const devices = await Promise.all(
       Array.from({ length: 10 }, (_, d) =>
         mqtt.connectAsync(transport.describe().tcp as string, { clientId: `meter-${d}`, reconnectPeriod: 0 }),
@@ -51,7 +51,7 @@ describe('EmbeddedBrokerTransport shutdown', () => {
       const acked = new Set<string>();
       devices.forEach((device, d) => {
         device.on('error', () => undefined);
-        for (let seq = 0; seq < 300; seq++) {
+        for (let seq = 0; seq < 1400; seq++) {
           device.publish(`things/meter/m-${d}/data`, JSON.stringify({ seq }), { qos: 1 }, (err) => {
             if (!err) acked.add(`m-${d}:${seq}`);
           });

@@ -14,16 +14,23 @@ import type { CredentialsService } from './credentials.service';
 import type { InboundMessage } from './mqtt-transport';
 import { MqttTransport } from './mqtt-transport';
 import { AcceptedMessages } from './accepted-messages';
+import { InFlightWindow } from './in-flight-window';
 import { RateLimitedLog } from './rate-limited-log';
 import type { MqttIdentity } from './topic-acl';
 import { TopicAcl } from './topic-acl';
 
 /**
  * Messages the broker hands to subscribers at once before it queues more
- * (mqemitter's concurrency). Ingestion holds each until its batch is in the
- * log, so this bounds an ingest batch, and the memory held, from above.
+ * (mqemitter's concurrency). @default 1000
  */
 const BROKER_CONCURRENCY = 1000;
+/**
+ * Messages handed to ingestion and not yet logged, at most (InFlightWindow):
+ * aedes reads a client's next packets once ingestion hands the previous ones
+ * back, which it does at once while fewer than this many wait for the log.
+ * aedes acknowledges QoS 1 on acceptance either way (see AcceptedMessages).
+ */
+const MAX_IN_FLIGHT = 10_000;
 /** CONNACK return codes of MQTT 3.1.1. */
 const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
@@ -51,6 +58,7 @@ export class EmbeddedBrokerTransport extends MqttTransport {
   private tcp: Server | undefined;
   private wss: WebSocketServer | undefined;
   private readonly accepted = new AcceptedMessages<Client>();
+  private readonly window = new InFlightWindow(MAX_IN_FLIGHT);
   /** Set once stop() begins: no client message is accepted (or acknowledged) any more. */
   private draining = false;
   private tcpAddress: AddressInfo | undefined;
@@ -86,7 +94,8 @@ export class EmbeddedBrokerTransport extends MqttTransport {
 
     const deliver: Deliver = (packet, done) => {
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-      handler({ topic: packet.topic, payload }, done);
+      handler({ topic: packet.topic, payload }, this.window.enter());
+      this.window.proceed(done);
     };
     // Fired once every subscriber, ingestion included, has a client's message: see AcceptedMessages.
     broker.on('publish', (_packet, client) => {
@@ -154,6 +163,8 @@ export class EmbeddedBrokerTransport extends MqttTransport {
     const tcpClosed = new Promise<void>((resolve) => (this.tcp ? this.tcp.close(() => resolve()) : resolve()));
     this.wss?.close();
     this.draining = true;
+    // Every message in the window is ingestion's already; what aedes still holds is refused now.
+    this.window.releaseAll();
     if (!(await this.accepted.settled(DRAIN_TIMEOUT_MS))) {
       this.logger.warn(`${this.accepted.pending} accepted MQTT messages never reached ingestion (their senders left)`);
     }

@@ -7,15 +7,15 @@ import { connect } from 'mqtt';
 import type { AppConfig } from '../config/app-config';
 import type { MetricsService } from '../observability/metrics.service';
 import type { InboundMessage } from './mqtt-transport';
+import { InFlightWindow } from './in-flight-window';
 import { MqttTransport } from './mqtt-transport';
 import { RateLimitedLog } from './rate-limited-log';
 import { ReconnectBackoff } from './reconnect-backoff';
 
 /**
- * Messages handed to ingestion and not yet logged, at most. MQTT.js reads the
- * next packet only once the previous one's handler returns, so holding each
- * message until it is logged would make every batch one message long; instead
- * the client keeps reading until this many wait, then waits for the log.
+ * Messages handed to ingestion and not yet logged, at most (InFlightWindow).
+ * MQTT.js acknowledges a QoS 1 message when its handler hands it back, so
+ * this also bounds what a SIGKILL can lose (docs/architecture.md).
  */
 const MAX_IN_FLIGHT = 2000;
 /** Session kept by the broker while a lone bridge reconnects (MQTT 5 session expiry, seconds). */
@@ -42,8 +42,7 @@ export class ExternalBrokerTransport extends MqttTransport {
   private client: MqttClient | undefined;
   private protocolVersion: 4 | 5 = 5;
   private stopped = false;
-  private inFlight = 0;
-  private held: (() => void)[] = [];
+  private readonly window = new InFlightWindow(MAX_IN_FLIGHT);
   private disconnects = 0;
   private subscribed = false;
 
@@ -90,7 +89,7 @@ export class ExternalBrokerTransport extends MqttTransport {
     this.backoff.cancel();
     const client = this.client;
     this.client = undefined;
-    for (const release of this.held.splice(0)) release();
+    this.window.releaseAll();
     if (client) await client.endAsync();
   }
 
@@ -134,13 +133,8 @@ export class ExternalBrokerTransport extends MqttTransport {
     client.handleMessage = (packet: Packet, callback: (error?: Error) => void): void => {
       if (packet.cmd !== 'publish') return callback();
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-      this.inFlight++;
-      handler({ topic: packet.topic, payload }, () => {
-        this.inFlight--;
-        if (this.inFlight < MAX_IN_FLIGHT) for (const release of this.held.splice(0)) release();
-      });
-      if (this.inFlight < MAX_IN_FLIGHT) return callback();
-      this.held.push(() => callback());
+      handler({ topic: packet.topic, payload }, this.window.enter());
+      this.window.proceed(() => callback());
     };
 
     let wasConnected = false;

@@ -13,10 +13,11 @@ import { RejectsService } from './rejects.service';
 
 /**
  * The MQTT side of ingestion: every message from the transport goes through
- * the router; rejects go to RejectsService, the rest are gathered while the
- * previous batch is being logged and handed to DeviceIngestService together.
- * A message's `done` (its acknowledgement, and the transport's backpressure)
- * is called once its batch is in the event log.
+ * the router; rejects go to RejectsService, the rest are gathered for the
+ * length of one socket read and handed to DeviceIngestService together. The
+ * next batch is ingested while the previous one is being logged. A message's
+ * `done` (its acknowledgement, and the transport's backpressure) is called
+ * once its batch is in the event log.
  */
 @Injectable()
 export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -25,6 +26,8 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
   private batch: IngestMessage[] = [];
   private dones: (() => void)[] = [];
   private running: Promise<void> | undefined;
+  /** Batches queued on the bus and not yet in the log. */
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -47,12 +50,15 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
   /** Producers stop first (the bus flushes the log after this). */
   async onModuleDestroy(): Promise<void> {
     await this.transport.stop();
-    while (this.running) await this.running;
+    await this.drain();
   }
 
   /** Resolves once every message received so far is in the log. */
   async drain(): Promise<void> {
-    while (this.running) await this.running;
+    while (this.running || this.writing.size > 0) {
+      await this.running;
+      await Promise.all([...this.writing]);
+    }
   }
 
   private receive({ topic, payload }: InboundMessage, done: () => void): void {
@@ -79,7 +85,7 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
     }
   }
 
-  /** One batch at a time; messages arriving meanwhile form the next. */
+  /** One batch at a time onto the bus; messages arriving meanwhile form the next. */
   private async run(): Promise<void> {
     // Let the messages of the same socket read arrive before the first write.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -88,16 +94,30 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
       const dones = this.dones;
       this.batch = [];
       this.dones = [];
+      let written: Promise<unknown>;
       try {
-        await this.devices.ingest(batch);
+        ({ written } = await this.devices.enqueue(batch));
       } catch (err) {
-        // The bus retries its own writes; anything else thrown here is a bug worth a loud line.
-        this.logger.error(
-          `Ingesting ${batch.length} messages failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
-        );
+        this.failed(batch.length, err);
+        written = Promise.resolve();
       }
-      for (const done of dones) done();
+      const settled = written.then(
+        () => undefined,
+        (err: unknown) => this.failed(batch.length, err),
+      );
+      this.writing.add(settled);
+      void settled.then(() => {
+        this.writing.delete(settled);
+        for (const done of dones) done();
+      });
     }
     this.running = undefined;
+  }
+
+  /** The bus retries its own writes; anything else thrown here is a bug worth a loud line. */
+  private failed(count: number, err: unknown): void {
+    this.logger.error(
+      `Ingesting ${count} messages failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    );
   }
 }
