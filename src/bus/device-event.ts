@@ -46,14 +46,15 @@ export function matchesFilter(event: DeviceEvent, filter: EventFilter): boolean 
   return filter.allow === undefined || filter.allow(event);
 }
 
-const jsonCache = new WeakMap<DeviceEvent, string>();
+/** Where an event keeps its JSON: a symbol, so JSON.stringify skips it, and not enumerable, so copies don't carry it. */
+const JSON_TEXT = Symbol('json');
 
 /** The event's JSON, computed once and shared by the log and every transport. */
 export function eventJson(event: DeviceEvent): string {
-  let json = jsonCache.get(event);
-  if (json === undefined) {
-    json = JSON.stringify(event);
-    jsonCache.set(event, json);
-  }
+  const cached = (event as { [JSON_TEXT]?: string })[JSON_TEXT];
+  if (cached !== undefined) return cached;
+  const json = JSON.stringify(event);
+  // A property rather than a WeakMap entry: cheaper to add, and nothing for the GC to trace per event.
+  Object.defineProperty(event, JSON_TEXT, { value: json });
   return json;
 }

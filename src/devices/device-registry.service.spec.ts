@@ -4,7 +4,7 @@ import type { EventBusService } from '../bus/event-bus.service';
 import type { ClusterLeaseService } from '../cluster/cluster-lease.service';
 import type { DeviceTypes } from '../config/device-types';
 import type { Device } from './device.entity';
-import { DeviceRegistryService, FOLLOWER_SWEEP_MS, MIN_SWEEP_GAP_MS } from './device-registry.service';
+import { DeviceRegistryService, FOLLOWER_SWEEP_MS, MIN_SWEEP_GAP_MS, isLater } from './device-registry.service';
 import type { DevicesRepository } from './devices.repository';
 import type { IngestMessage } from './ingest-message';
 import { markLocal } from './local-events';
@@ -303,5 +303,16 @@ describe('DeviceRegistryService', () => {
     lease.isLeader = true;
     jest.advanceTimersByTime(FOLLOWER_SWEEP_MS);
     expect(published.flat().map((e) => [e.device_id, e.data.new_status])).toEqual([['b', 'offline']]);
+  });
+});
+
+describe('isLater', () => {
+  it('orders toISOString times as text and any other ISO 8601 form by parsing', () => {
+    expect(isLater('2025-01-15T12:00:00.001Z', '2025-01-15T12:00:00.000Z')).toBe(true);
+    expect(isLater('2025-01-15T12:00:00.000Z', '2025-01-15T12:00:00.001Z')).toBe(false);
+    expect(isLater('2025-01-15T12:00:00.000Z', '2025-01-15T12:00:00.000Z')).toBe(false);
+    // 13:00+02:00 is 11:00Z: earlier, though it sorts later as text.
+    expect(isLater('2025-01-15T13:00:00+02:00', '2025-01-15T12:00:00.000Z')).toBe(false);
+    expect(isLater('2025-01-15T12:00:01Z', '2025-01-15T12:00:00.500Z')).toBe(true);
   });
 });

@@ -7,6 +7,7 @@ import { ClusterLeaseService } from '../cluster/cluster-lease.service';
 import { DeviceTypes } from '../config/device-types';
 import type { Device } from './device.entity';
 import { OFFLINE, ONLINE, statusEvent } from './device-events';
+import { isoTime } from '../common/iso-time';
 import { DevicesRepository } from './devices.repository';
 import type { IngestMessage } from './ingest-message';
 import { isLocal, markLocal } from './local-events';
@@ -115,7 +116,7 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
         if (device.status === OFFLINE) device.status = ONLINE;
         let receivedIso: string | undefined;
         for (const sample of message.samples) {
-          const timestamp = sample.timestamp ?? (receivedIso ??= new Date(message.receivedAt).toISOString());
+          const timestamp = sample.timestamp ?? (receivedIso ??= isoTime(message.receivedAt));
           this.keepLatest(device, sample.values, timestamp);
         }
         break;
@@ -172,12 +173,11 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
   }
 
   private keepLatest(device: Device, values: Record<string, unknown>, timestamp: string): void {
-    const ms = Date.parse(timestamp);
-    for (const [name, value] of Object.entries(values)) {
+    for (const name in values) {
       const previous = device.latestReadings[name];
       // A batch may carry older samples than one already seen; the latest stays.
-      if (previous === undefined || !(Date.parse(previous.timestamp) > ms))
-        device.latestReadings[name] = { value, timestamp };
+      if (previous === undefined || !isLater(previous.timestamp, timestamp))
+        device.latestReadings[name] = { value: values[name], timestamp };
     }
   }
 
@@ -255,4 +255,11 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
     this.sweepTimer = setTimeout(() => this.sweep(), Math.max(at - Date.now(), MIN_SWEEP_GAP_MS));
     this.sweepTimer.unref();
   }
+}
+
+/** Whether ISO 8601 time `a` is after `b`; `toISOString()`'s own form compares as text, without parsing. */
+export function isLater(a: string, b: string): boolean {
+  if (a === b) return false;
+  if (a.length === 24 && b.length === 24 && a.endsWith('Z') && b.endsWith('Z')) return a > b;
+  return Date.parse(a) > Date.parse(b);
 }

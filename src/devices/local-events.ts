@@ -7,12 +7,13 @@ import type { NewEvent } from '../bus/device-event';
  * issue #5) arrive parsed from JSON. The writer persists only local events, so
  * several instances sharing one database never store a reading twice.
  */
-const local = new WeakSet<object>();
+const LOCAL = Symbol('local');
 
 export function markLocal(events: readonly NewEvent[]): void {
-  for (const e of events) local.add(e.data);
+  // A symbol, not enumerable: JSON and copies of `data` leave it behind; cheaper than a WeakSet entry.
+  for (const e of events) if (!isLocal(e)) Object.defineProperty(e.data, LOCAL, { value: true });
 }
 
 export function isLocal(event: { data: object }): boolean {
-  return local.has(event.data);
+  return (event.data as { [LOCAL]?: true })[LOCAL] === true;
 }
