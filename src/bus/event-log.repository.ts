@@ -75,7 +75,13 @@ export class EventLogRepository {
       },
     ];
     statements.push(...this.insert.statements(rowValues(positioned)));
-    await this.writer.run(statements);
+    try {
+      await this.writer.run(statements);
+    } catch (err) {
+      // Read the counter again next time: a writer thread that died after its commit has moved it.
+      this.lastAssigned = undefined;
+      throw err;
+    }
     this.lastAssigned = last + events.length;
     return positioned;
   }

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { BatchWriter } from './batch-writer';
@@ -51,6 +52,17 @@ describe('BatchWriter on a SQLite file', () => {
       writer.run([insert(5), { sql: 'UPDATE t SET n = 9 WHERE n = ?', params: [42], expectChanges: 1 }]),
     ).rejects.toThrow(/changed 0 rows, expected 1/);
     expect(await values()).toEqual([1]);
+  });
+
+  it('fails the jobs of a writer thread that dies, and starts a new one for the next job', async () => {
+    await writer.run([insert(1)]);
+    // Fault injection: the thread goes away (as on an out-of-memory kill) with a job on its way.
+    const thread = (writer as unknown as { worker: Worker }).worker;
+    const lost = writer.run([insert(2)]);
+    await thread.terminate();
+    await expect(lost).rejects.toThrow(/SQLite writer thread exited/);
+    expect(await writer.run([insert(3)])).toEqual([1]);
+    expect((await values()).filter((n) => n !== 2)).toEqual([1, 3]);
   });
 
   it('takes many jobs sent at once, and keeps their order', async () => {
