@@ -20,5 +20,11 @@ export type WriteResult = { id: number; changes: number[] } | { id: number; erro
 export interface WriterOptions {
   path: string;
   busyTimeoutMs: number;
-  walAutocheckpointPages: number;
+}
+
+export interface CheckpointOptions {
+  path: string;
+  busyTimeoutMs: number;
+  /** Time between PASSIVE checkpoints. */
+  everyMs: number;
 }
