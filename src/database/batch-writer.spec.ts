@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
@@ -63,20 +63,6 @@ describe('BatchWriter on a SQLite file', () => {
     await expect(lost).rejects.toThrow(/SQLite writer thread exited/);
     expect(await writer.run([insert(3)])).toEqual([1]);
     expect((await values()).filter((n) => n !== 2)).toEqual([1, 3]);
-  });
-
-  it('copies the WAL back into the database file from its checkpoint thread, not in the commits', async () => {
-    const path = join(dir, 'db.sqlite');
-    const before = statSync(path).size;
-    // Each row about 1 KB: some hundred pages in the WAL.
-    await db.query('CREATE TABLE pad (body text)');
-    const rows = Array.from({ length: 400 }, () => 'x'.repeat(1000));
-    await writer.run([{ sql: `INSERT INTO pad VALUES ${rows.map(() => '(?)').join(',')}`, params: rows }]);
-    const deadline = Date.now() + 5000;
-    while (statSync(path).size <= before + 400_000) {
-      if (Date.now() > deadline) throw new Error(`database file still ${statSync(path).size} bytes after 5 s`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
   });
 
   it('takes many jobs sent at once, and keeps their order', async () => {

@@ -6,13 +6,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
-import type {
-  CheckpointOptions,
-  WriteJob,
-  WriteResult,
-  WriteStatement,
-  WriterOptions,
-} from './sqlite-writer.protocol';
+import type { WriteJob, WriteResult, WriteStatement, WriterOptions } from './sqlite-writer.protocol';
 
 export type { WriteStatement } from './sqlite-writer.protocol';
 
@@ -22,10 +16,11 @@ export type { WriteStatement } from './sqlite-writer.protocol';
  */
 const BUSY_TIMEOUT_MS = 5000;
 /**
- * Time between the checkpoint thread's PASSIVE checkpoints, which copy the
- * WAL back into the database file beside the writer's commits. @default 500 ms
+ * WAL pages before SQLite copies them back into the database file. @default
+ * 4000 pages (16 MB; SQLite's own default is 1000): a checkpoint syncs the
+ * file, and fewer, larger ones cost the writer less per event.
  */
-const CHECKPOINT_EVERY_MS = 500;
+const WAL_AUTOCHECKPOINT_PAGES = 4000;
 
 interface Waiting {
   resolve(changes: number[]): void;
@@ -40,8 +35,7 @@ interface Waiting {
  * better-sqlite3 is synchronous, and on the event loop its inserts and
  * commits took more time than the broker and ingestion together. The thread
  * puts every job waiting when it wakes into one transaction (one commit),
- * each in its own savepoint. A second thread runs the WAL checkpoints, so
- * that no commit (and no main-thread write) carries one. Other SQLite writes stay on the main
+ * each in its own savepoint. Other SQLite writes stay on the main
  * connection; WAL lets reads there see each commit at once, and a main-thread
  * write meets the thread's lock for at most one transaction.
  *
@@ -54,7 +48,6 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
   private readonly path: string | undefined;
   private worker: Worker | undefined;
   private starting: Promise<Worker> | undefined;
-  private checkpoints: Worker | undefined;
   private readonly waiting = new Map<number, Waiting>();
   private nextJob = 1;
   private closing = false;
@@ -73,9 +66,7 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
-    if (this.path === undefined) return;
-    await this.start(this.path);
-    this.checkpoints = await this.startCheckpoints(this.path);
+    if (this.path !== undefined) await this.start(this.path);
   }
 
   /** Runs the statements as one job; resolves with the rows each changed. */
@@ -94,7 +85,10 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     this.closing = true;
     const worker = this.worker ?? (await this.starting?.catch(() => undefined));
-    await Promise.all([close(worker), close(this.checkpoints)]);
+    if (!worker) return;
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    worker.postMessage('close');
+    await exited;
   }
 
   private async inProcess(statements: WriteStatement[]): Promise<number[]> {
@@ -115,8 +109,17 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
 
   private start(path: string): Promise<Worker> {
     this.starting ??= new Promise<Worker>((resolve, reject) => {
-      const options: WriterOptions = { path, busyTimeoutMs: BUSY_TIMEOUT_MS };
-      const worker = thread('sqlite-writer.worker', options);
+      const source = extname(__filename);
+      const options: WriterOptions = {
+        path,
+        busyTimeoutMs: BUSY_TIMEOUT_MS,
+        walAutocheckpointPages: WAL_AUTOCHECKPOINT_PAGES,
+      };
+      const worker = new Worker(join(__dirname, `sqlite-writer.worker${source}`), {
+        workerData: options,
+        // Tests and benchmarks run the TypeScript sources; the built service runs dist/.
+        execArgv: source === '.ts' ? ['-r', 'ts-node/register/transpile-only'] : [],
+      });
       let failure: Error | undefined;
       worker.on('message', (message: 'ready' | WriteResult[]) => {
         if (message === 'ready') {
@@ -141,30 +144,6 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
     return this.starting;
   }
 
-  /** The checkpoint thread, started again if it ever stops (the WAL grows until it is back). */
-  private startCheckpoints(path: string): Promise<Worker> {
-    const options: CheckpointOptions = { path, busyTimeoutMs: BUSY_TIMEOUT_MS, everyMs: CHECKPOINT_EVERY_MS };
-    const worker = thread('sqlite-checkpoint.worker', options);
-    let failing = false;
-    worker.on('message', (message: 'ready' | { checkpointError: string }) => {
-      if (message === 'ready' || failing) return;
-      failing = true;
-      this.logger.warn(`WAL checkpoint failed, retrying: ${message.checkpointError}`);
-    });
-    worker.on('exit', (code) => {
-      if (this.closing) return;
-      this.logger.error(`SQLite checkpoint thread exited with code ${code}; starting another`);
-      this.startCheckpoints(path).then(
-        (next) => (this.checkpoints = next),
-        (err: unknown) => this.logger.error(`SQLite checkpoint thread did not start: ${String(err)}`),
-      );
-    });
-    return new Promise<Worker>((resolve, reject) => {
-      worker.once('message', () => resolve(worker));
-      worker.once('error', reject);
-    });
-  }
-
   private settle(result: WriteResult): void {
     const waiting = this.waiting.get(result.id);
     if (!waiting) return;
@@ -172,22 +151,4 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
     if ('error' in result) waiting.reject(new Error(result.error));
     else waiting.resolve(result.changes);
   }
-}
-
-/** A thread running one of this folder's worker scripts. */
-function thread(script: string, workerData: WriterOptions | CheckpointOptions): Worker {
-  const source = extname(__filename);
-  return new Worker(join(__dirname, `${script}${source}`), {
-    workerData,
-    // Tests and benchmarks run the TypeScript sources; the built service runs dist/.
-    execArgv: source === '.ts' ? ['-r', 'ts-node/register/transpile-only'] : [],
-  });
-}
-
-async function close(worker: Worker | undefined): Promise<void> {
-  // threadId is -1 once a thread has exited.
-  if (!worker || worker.threadId === -1) return;
-  const exited = new Promise((resolve) => worker.once('exit', resolve));
-  worker.postMessage('close');
-  await exited;
 }

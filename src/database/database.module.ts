@@ -33,8 +33,6 @@ export function dataSourceOptions(config: AppConfig): TypeOrmModuleOptions {
     // WAL with synchronous=NORMAL is durable across process crashes; the log batches writes anyway.
     prepareDatabase: (sqlite: { pragma(source: string): unknown }) => {
       sqlite.pragma('synchronous = NORMAL');
-      // On a file, BatchWriter's checkpoint thread runs the checkpoints, never a commit on the event loop.
-      if (db.path !== ':memory:') sqlite.pragma('wal_autocheckpoint = 0');
     },
   };
 }

@@ -20,11 +20,5 @@ export type WriteResult = { id: number; changes: number[] } | { id: number; erro
 export interface WriterOptions {
   path: string;
   busyTimeoutMs: number;
-}
-
-export interface CheckpointOptions {
-  path: string;
-  busyTimeoutMs: number;
-  /** Time between PASSIVE checkpoints. */
-  everyMs: number;
+  walAutocheckpointPages: number;
 }

@@ -19,8 +19,7 @@ const options = workerData as WriterOptions;
 const db = new Database(options.path, { timeout: options.busyTimeoutMs });
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
-// Checkpoints are the checkpoint thread's, never inside this thread's commits.
-db.pragma('wal_autocheckpoint = 0');
+db.pragma(`wal_autocheckpoint = ${options.walAutocheckpointPages}`);
 const prepared = new Map<string, Database.Statement>();
 
 function statement(sql: string): Database.Statement {
