@@ -33,6 +33,8 @@ export function dataSourceOptions(config: AppConfig): TypeOrmModuleOptions {
     // WAL with synchronous=NORMAL is durable across process crashes; the log batches writes anyway.
     prepareDatabase: (sqlite: { pragma(source: string): unknown }) => {
       sqlite.pragma('synchronous = NORMAL');
+      // On a file, checkpoints are the writer thread's, after its commits; never on the event loop.
+      if (db.path !== ':memory:') sqlite.pragma('wal_autocheckpoint = 0');
     },
   };
 }
