@@ -15,10 +15,23 @@ describe('BulkInsert', () => {
     expect(statements[2].sql).toBe('INSERT INTO t (a, b) VALUES (?,?) ON CONFLICT (a) DO NOTHING');
   });
 
-  it('gives PostgreSQL one statement with an array per column', () => {
+  it('gives PostgreSQL one statement with the rows as one JSON parameter', () => {
     const insert = new BulkInsert('t', columns, true);
     expect(insert.statements(['x', 1, 'y', null])).toEqual([
-      { sql: 'INSERT INTO t (a, b) SELECT * FROM unnest($1::varchar[], $2::bigint[])', params: [['x', 'y'], [1, null]] },
+      {
+        sql: 'INSERT INTO t (a, b) SELECT a, b FROM json_to_recordset($1::json) AS r(a varchar, b bigint)',
+        params: [JSON.stringify([{ a: 'x', b: 1 }, { a: 'y', b: null }])],
+      },
+    ]);
+  });
+
+  it('replaces what PostgreSQL text cannot hold, so one odd string cannot fail a batch', () => {
+    const insert = new BulkInsert('t', columns, true);
+    const [{ params }] = insert.statements(['a\u0000b', 1, 'lone \ud800 surrogate', 2, 'pair \ud83d\ude00 kept', 3]);
+    expect(JSON.parse(params[0] as string)).toEqual([
+      { a: 'a\ufffdb', b: 1 },
+      { a: 'lone \ufffd surrogate', b: 2 },
+      { a: 'pair \ud83d\ude00 kept', b: 3 },
     ]);
   });
 

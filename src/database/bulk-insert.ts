@@ -13,9 +13,10 @@ export interface BulkColumn {
  *
  * SQLite: multi-row `VALUES` with `?` marks, a chunk at a time (SQLite allows
  * 32,766 parameters); full chunks share one text, so one prepared statement.
- * PostgreSQL: one array per column, `SELECT * FROM unnest(…)`: a statement of
- * a few parameters that the server parses once, where a `VALUES` list of
- * thousands of parameters cost it more than storing the rows.
+ * PostgreSQL: the rows as one JSON parameter, `json_to_recordset`: a
+ * statement the server parses once, where a `VALUES` list of thousands of
+ * parameters cost it more than storing the rows (and one array per column,
+ * `unnest`, cost the driver more in escaping than JSON.stringify does).
  */
 export class BulkInsert {
   private readonly head: string;
@@ -34,8 +35,9 @@ export class BulkInsert {
     private readonly rowsPerChunk = 500,
   ) {
     this.head = `INSERT INTO ${table} (${columns.map((c) => c.name).join(', ')})`;
-    const arrays = columns.map((c, i) => `$${i + 1}::${c.pgType}[]`);
-    this.pgText = `${this.head} SELECT * FROM unnest(${arrays.join(', ')})${suffix}`;
+    const names = columns.map((c) => c.name).join(', ');
+    const types = columns.map((c) => `${c.name} ${c.pgType === 'float8' ? 'float8' : c.pgType}`).join(', ');
+    this.pgText = `${this.head} SELECT ${names} FROM json_to_recordset($1::json) AS r(${types})${suffix}`;
   }
 
   /** Statements for `values`: the rows one after another, a value per column each. */
@@ -45,9 +47,13 @@ export class BulkInsert {
     const rows = values.length / width;
     if (rows === 0) return [];
     if (this.postgres) {
-      const arrays: unknown[][] = this.columns.map(() => new Array<unknown>(rows));
-      for (let r = 0; r < rows; r++) for (let c = 0; c < width; c++) arrays[c][r] = values[r * width + c];
-      return [{ sql: this.pgText, params: arrays }];
+      const records: Record<string, unknown>[] = new Array<Record<string, unknown>>(rows);
+      for (let r = 0; r < rows; r++) {
+        const record: Record<string, unknown> = {};
+        for (let c = 0; c < width; c++) record[this.columns[c].name] = pgSafe(values[r * width + c]);
+        records[r] = record;
+      }
+      return [{ sql: this.pgText, params: [JSON.stringify(records)] }];
     }
     const statements: WriteStatement[] = [];
     for (let r = 0; r < rows; r += this.rowsPerChunk) {
@@ -68,4 +74,17 @@ export class BulkInsert {
     }
     return sql;
   }
+}
+
+/** Characters PostgreSQL text cannot hold (NUL) or JSON cannot carry to it (lone surrogates). */
+const PG_UNSAFE = /[\u0000\ud800-\udfff]/;
+
+/**
+ * A string PostgreSQL will store: NUL and lone surrogates become U+FFFD, as
+ * the driver's UTF-8 encoding did for surrogates, rather than failing the
+ * whole batch (and every retry of it) for one device's odd reading name.
+ */
+function pgSafe(value: unknown): unknown {
+  if (typeof value !== 'string' || !PG_UNSAFE.test(value)) return value;
+  return (value.replace(/\u0000/g, '\ufffd') as string & { toWellFormed(): string }).toWellFormed();
 }
