@@ -85,7 +85,7 @@ const PG_UNSAFE = /[\u0000\ud800-\udfff]/;
  * the driver's UTF-8 encoding did for surrogates, rather than failing the
  * whole batch (and every retry of it) for one device's odd reading name.
  */
-function pgSafe(value: unknown): unknown {
+export function pgSafe(value: unknown): unknown {
   if (typeof value !== 'string' || !PG_UNSAFE.test(value)) return value;
   const withoutNul = value.split('\u0000').join('\ufffd');
   return (withoutNul as string & { toWellFormed(): string }).toWellFormed();
