@@ -76,7 +76,11 @@ describe('start-up and shutdown', () => {
         ),
       );
       const readings = (
-        db.prepare(`SELECT COUNT(*) AS n FROM readings WHERE device_id = 'm-1' AND name = 'seq'`).get() as { n: number }
+        db
+          .prepare(
+            `SELECT COUNT(*) AS n FROM readings r JOIN devices d ON d.device_key = r.device_key WHERE d.device_id = 'm-1' AND r.name = 'seq'`,
+          )
+          .get() as { n: number }
       ).n;
       db.close();
       const lost = [...acked].filter((seq) => !logged.has(seq));

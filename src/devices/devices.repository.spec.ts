@@ -1,7 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { BatchWriter } from '../database/batch-writer';
 import { MIGRATIONS } from '../database/migrations';
+import { ReadingsDeviceKey1700000006000 } from '../database/migrations/1700000006000-readings-device-key';
 import { Device } from './device.entity';
 import type { ReadingRow, ReadingsRange } from './devices.repository';
 import { DevicesRepository } from './devices.repository';
@@ -34,6 +38,8 @@ const range = (over: Partial<ReadingsRange> = {}): ReadingsRange => ({
   ...over,
 });
 
+const memoryConfig = { database: { type: 'sqlite', path: ':memory:' } } as AppConfig;
+
 /** The SQL runs on a real SQLite database built by the migrations; the e2e suite runs it on PostgreSQL too. */
 describe('DevicesRepository', () => {
   let db: DataSource;
@@ -48,8 +54,7 @@ describe('DevicesRepository', () => {
     });
     await db.initialize();
     await db.runMigrations();
-    const memory = { database: { type: 'sqlite', path: ':memory:' } } as AppConfig;
-    repo = new DevicesRepository(db, new BatchWriter(db, memory));
+    repo = new DevicesRepository(db, new BatchWriter(db, memoryConfig));
   });
   afterEach(() => db.destroy());
 
@@ -62,7 +67,7 @@ describe('DevicesRepository', () => {
 
   it('stores more readings than one statement holds, in one write', async () => {
     const rows = Array.from({ length: 2500 }, (_, i) => row('temperature', i, T0 + i));
-    await repo.write([], rows);
+    await repo.write([device('ws-1', 'online')], rows);
     const back = await repo.readings(range({ limit: 10000 }));
     expect(back).toHaveLength(2500);
     expect(back[2499]).toEqual(rows[2499]);
@@ -70,7 +75,7 @@ describe('DevicesRepository', () => {
 
   it('answers a range oldest first, from the start or the most recent end, one reading or all', async () => {
     await repo.write(
-      [],
+      [device('ws-1', 'online'), device('other', 'online')],
       [
         row('temperature', 20, T0),
         row('humidity', 50, T0),
@@ -91,7 +96,7 @@ describe('DevicesRepository', () => {
   it('computes avg, min, max and count per reading per interval in SQL', async () => {
     const minute = 60_000;
     await repo.write(
-      [],
+      [device('ws-1', 'online')],
       [
         row('temperature', 10, T0),
         row('temperature', 20, T0 + 59_999),
@@ -117,5 +122,79 @@ describe('DevicesRepository', () => {
     expect(await repo.buckets(range({ limit: 1, keep: 'latest' }), minute, 'avg')).toEqual([
       { start: T0 + minute, name: 'temperature', value: 40 },
     ]);
+  });
+
+  it('keeps devices apart by their keys, and goes on counting keys after a restart', async () => {
+    await repo.write([device('a', 'online'), device('b', 'online')], [row('t', 1, T0, 'a'), row('t', 2, T0, 'b')]);
+    // A new process on the same database: keys come from the table, new ones follow them.
+    const restarted = new DevicesRepository(db, new BatchWriter(db, memoryConfig));
+    await restarted.loadDevices();
+    await restarted.write([device('c', 'online')], [row('t', 3, T0, 'c'), row('t', 4, T0 + 1, 'a')]);
+    const values = async (id: string): Promise<unknown[]> =>
+      (await restarted.readings(range({ deviceId: id }))).map((r) => r.value);
+    expect(await values('a')).toEqual([1, 4]);
+    expect(await values('b')).toEqual([2]);
+    expect(await values('c')).toEqual([3]);
+    const keys = await db.query<{ device_key: number }[]>(`SELECT device_key FROM devices ORDER BY device_key`);
+    expect(keys.map((k) => k.device_key)).toEqual([1, 2, 3]);
+  });
+
+  it('refuses readings of a device it has never written, naming the device', async () => {
+    await expect(repo.write([], [row('t', 1, T0, 'ghost')])).rejects.toThrow(
+      'reading of ws/ghost, a device never written',
+    );
+    expect(await repo.readings(range({ deviceId: 'ghost' }))).toEqual([]);
+  });
+});
+
+describe('ReadingsDeviceKey migration', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dhb-migration-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const open = (migrations: typeof MIGRATIONS): DataSource =>
+    new DataSource({
+      type: 'better-sqlite3',
+      database: join(dir, 'db.sqlite'),
+      entities: [Device, Reading],
+      migrations,
+    });
+
+  it('moves readings stored by type and id to their device key', async () => {
+    const old = open(MIGRATIONS.slice(0, MIGRATIONS.indexOf(ReadingsDeviceKey1700000006000)));
+    await old.initialize();
+    await old.runMigrations();
+    await old.query(
+      `INSERT INTO devices (device_type, device_id, status, first_seen, last_seen, latest_readings) VALUES ('ws', 'old-1', 'online', 0, 0, '{}'), ('ws', 'old-2', 'online', 0, 0, '{}')`,
+    );
+    await old.query(
+      `INSERT INTO readings (device_type, device_id, name, value, ts) VALUES ('ws', 'old-1', 't', 1, ${T0}), ('ws', 'old-2', 't', 2, ${T0}), ('ws', 'old-1', 't', 3, ${T0 + 1})`,
+    );
+    await old.destroy();
+
+    const db = open(MIGRATIONS);
+    await db.initialize();
+    try {
+      // This one and PostgresAppendIndexes, which leaves SQLite as it is.
+      expect(await db.runMigrations()).toHaveLength(2);
+      const upgraded = new DevicesRepository(db, new BatchWriter(db, memoryConfig));
+      await upgraded.loadDevices();
+      await upgraded.write([device('new', 'online')], [row('t', 9, T0, 'new')]);
+      expect((await upgraded.readings(range({ deviceId: 'old-1' }))).map((r) => r.value)).toEqual([1, 3]);
+      expect((await upgraded.readings(range({ deviceId: 'old-2' }))).map((r) => r.value)).toEqual([2]);
+      expect((await upgraded.readings(range({ deviceId: 'new' }))).map((r) => r.value)).toEqual([9]);
+
+      await db.undoLastMigration();
+      await db.undoLastMigration();
+      const back = await db.query<{ device_id: string; value: number }[]>(
+        `SELECT device_id, value FROM readings ORDER BY id`,
+      );
+      expect(back).toEqual([
+        { device_id: 'old-1', value: 1 },
+        { device_id: 'old-2', value: 2 },
+        { device_id: 'old-1', value: 3 },
+        { device_id: 'new', value: 9 },
+      ]);
+    } finally {
+      await db.destroy();
+    }
   });
 });

@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { BatchWriter } from '../database/batch-writer';
 import { BulkInsert } from '../database/bulk-insert';
 import type { BulkColumn } from '../database/bulk-insert';
+import { CopyFields, copyField, copyIn, copyJson } from '../database/pg-copy';
 import { Device } from './device.entity';
 import { Reading } from './reading.entity';
 
@@ -42,9 +43,9 @@ export interface Bucket {
   value: number | null;
 }
 
+/** SQLite's readings columns (PostgreSQL gets the same ones by COPY). */
 const READING_COLUMNS: BulkColumn[] = [
-  { name: 'device_type', pgType: 'varchar' },
-  { name: 'device_id', pgType: 'varchar' },
+  { name: 'device_key', pgType: 'bigint' },
   { name: 'name', pgType: 'varchar' },
   { name: 'value', pgType: 'float8' },
   { name: 'text_value', pgType: 'text' },
@@ -75,41 +76,65 @@ const AGGREGATES: Record<Aggregate, string> = {
   count: 'COUNT(*)',
 };
 
-/** Owns the `devices` and `readings` tables (STYLE.md: one class per outside system). */
+/**
+ * Owns the `devices` and `readings` tables (STYLE.md: one class per outside system).
+ *
+ * A reading names its device by `devices.device_key`, a small integer. The
+ * keys are kept here once read or made: on PostgreSQL the identity column
+ * makes them (instances sharing the database agree through it); on SQLite,
+ * which one process writes, they are counted here.
+ */
 @Injectable()
 export class DevicesRepository {
+  private readonly postgres: boolean;
   private readonly insertDevices: BulkInsert;
   private readonly insertReadings: BulkInsert;
+  /** type → id → device_key; undefined until first read from the table. */
+  private keys: Map<string, Map<string, number>> | undefined;
+  private loadingKeys: Promise<Map<string, Map<string, number>>> | undefined;
+  /** PostgreSQL: reading names in COPY form. */
+  private readonly fields = new CopyFields();
+  /** SQLite: the next key to hand out. */
+  private nextKey = 1;
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
     private readonly writer: BatchWriter,
   ) {
-    const postgres = db.options.type === 'postgres';
-    this.insertDevices = new BulkInsert('devices', DEVICE_COLUMNS, postgres, DEVICE_UPSERT, DEVICES_PER_STATEMENT);
-    this.insertReadings = new BulkInsert('readings', READING_COLUMNS, postgres, '', READINGS_PER_STATEMENT);
+    this.postgres = db.options.type === 'postgres';
+    this.insertDevices = this.postgres
+      ? new BulkInsert('devices', DEVICE_COLUMNS, true, `${DEVICE_UPSERT} RETURNING device_type, device_id, device_key`)
+      : new BulkInsert(
+          'devices',
+          [...DEVICE_COLUMNS, { name: 'device_key', pgType: 'bigint' }],
+          false,
+          DEVICE_UPSERT,
+          DEVICES_PER_STATEMENT,
+        );
+    this.insertReadings = new BulkInsert('readings', READING_COLUMNS, false, '', READINGS_PER_STATEMENT);
   }
 
-  loadDevices(): Promise<Device[]> {
+  async loadDevices(): Promise<Device[]> {
+    await this.deviceKeys();
     return this.db.getRepository(Device).find();
   }
 
-  /** Upserts the devices and appends the readings in one transaction. */
+  /**
+   * Upserts the devices and appends the readings in one transaction. A
+   * reading's device must be among `devices` or have been written before.
+   */
   async write(devices: readonly Device[], readings: readonly ReadingRow[]): Promise<void> {
+    const keys = await this.deviceKeys();
+    if (this.postgres) return this.writePostgres(devices, readings, keys);
     const deviceValues: unknown[] = [];
-    for (const d of devices)
-      deviceValues.push(
-        d.deviceType,
-        d.deviceId,
-        d.status,
-        d.firstSeen,
-        d.lastSeen,
-        d.batteryLevel,
-        d.firmwareVersion,
-        JSON.stringify(d.latestReadings),
-      );
+    for (const d of devices) {
+      let key = keys.get(d.deviceType)?.get(d.deviceId);
+      if (key === undefined) setKey(keys, d.deviceType, d.deviceId, (key = this.nextKey++));
+      deviceValues.push(...deviceRow(d), key);
+    }
     const readingValues: unknown[] = [];
-    for (const r of readings) readingValues.push(r.deviceType, r.deviceId, r.name, r.value, r.textValue, r.ts);
+    const keyOf = keyLookup(keys);
+    for (const r of readings) readingValues.push(keyOf(r), r.name, r.value, r.textValue, r.ts);
     const statements = [
       ...this.insertDevices.statements(deviceValues),
       ...this.insertReadings.statements(readingValues),
@@ -117,20 +142,71 @@ export class DevicesRepository {
     if (statements.length > 0) await this.writer.run(statements);
   }
 
+  /** The upsert returns each device's key; the readings then go in by COPY. */
+  private async writePostgres(
+    devices: readonly Device[],
+    readings: readonly ReadingRow[],
+    keys: Map<string, Map<string, number>>,
+  ): Promise<void> {
+    if (devices.length === 0 && readings.length === 0) return;
+    await this.db.transaction(async (tx) => {
+      const runner = tx.queryRunner;
+      if (!runner) throw new Error('transaction without a query runner');
+      const deviceValues: unknown[] = [];
+      for (const d of devices) deviceValues.push(...deviceRow(d));
+      for (const { sql, params } of this.insertDevices.statements(deviceValues)) {
+        const upserted = await runner.query(sql, params, true);
+        for (const row of upserted.records as { device_type: string; device_id: string; device_key: number }[])
+          setKey(keys, row.device_type, row.device_id, Number(row.device_key));
+      }
+      if (readings.length === 0) return;
+      const keyOf = keyLookup(keys);
+      let text = '';
+      for (const r of readings)
+        text += `${keyOf(r)}\t${this.fields.get(r.name)}\t${copyField(r.value)}\t${r.textValue === null ? '\\N' : copyJson(r.textValue)}\t${copyField(r.ts)}\n`;
+      await copyIn(
+        runner,
+        'readings',
+        READING_COLUMNS.map((c) => c.name),
+        text,
+      );
+    });
+  }
+
+  /** Every device's key, read from the table once. */
+  private async deviceKeys(): Promise<Map<string, Map<string, number>>> {
+    if (this.keys) return this.keys;
+    this.loadingKeys ??= this.db
+      .query<{ device_type: string; device_id: string; device_key: string | number }[]>(
+        `SELECT device_type, device_id, device_key FROM devices`,
+      )
+      .then((rows) => {
+        const keys = new Map<string, Map<string, number>>();
+        for (const row of rows) {
+          const key = Number(row.device_key);
+          setKey(keys, row.device_type, row.device_id, key);
+          if (key >= this.nextKey) this.nextKey = key + 1;
+        }
+        return (this.keys = keys);
+      })
+      .finally(() => (this.loadingKeys = undefined));
+    return this.loadingKeys;
+  }
+
   /** Samples in the range, oldest first. */
   async readings(range: ReadingsRange): Promise<ReadingRow[]> {
     const q = this.db
       .getRepository(Reading)
       .createQueryBuilder('r')
-      .select(['r.deviceType', 'r.deviceId', 'r.name', 'r.value', 'r.textValue', 'r.ts']);
+      .select(['r.name', 'r.value', 'r.textValue', 'r.ts']);
     this.narrow(q, 'r', range);
     const order = range.keep === 'latest' ? 'DESC' : 'ASC';
     q.orderBy('r.ts', order).addOrderBy('r.id', order).limit(range.limit);
     const rows = await q.getMany();
     if (range.keep === 'latest') rows.reverse();
     return rows.map((r) => ({
-      deviceType: r.deviceType,
-      deviceId: r.deviceId,
+      deviceType: range.deviceType,
+      deviceId: range.deviceId,
       name: r.name,
       value: r.value,
       textValue: r.textValue,
@@ -182,12 +258,50 @@ export class DevicesRepository {
     alias: string,
     range: ReadingsRange,
   ): void {
-    q.andWhere(`${alias}.device_type = :deviceType AND ${alias}.device_id = :deviceId`, {
-      deviceType: range.deviceType,
-      deviceId: range.deviceId,
-    });
+    q.andWhere(
+      `${alias}.device_key = (SELECT d.device_key FROM devices d WHERE d.device_type = :deviceType AND d.device_id = :deviceId)`,
+      {
+        deviceType: range.deviceType,
+        deviceId: range.deviceId,
+      },
+    );
     if (range.startMs !== undefined) q.andWhere(`${alias}.ts >= :startMs`, { startMs: range.startMs });
     if (range.endMs !== undefined) q.andWhere(`${alias}.ts <= :endMs`, { endMs: range.endMs });
     if (range.name !== undefined) q.andWhere(`${alias}.name = :name`, { name: range.name });
   }
+}
+
+/** A device's columns in DEVICE_COLUMNS order. */
+function deviceRow(d: Device): unknown[] {
+  return [
+    d.deviceType,
+    d.deviceId,
+    d.status,
+    d.firstSeen,
+    d.lastSeen,
+    d.batteryLevel,
+    d.firmwareVersion,
+    JSON.stringify(d.latestReadings),
+  ];
+}
+
+function setKey(keys: Map<string, Map<string, number>>, type: string, id: string, key: number): void {
+  let ofType = keys.get(type);
+  if (ofType === undefined) keys.set(type, (ofType = new Map<string, number>()));
+  ofType.set(id, key);
+}
+
+/** A reading's device key; consecutive readings of one device (a message's samples) look it up once. */
+function keyLookup(keys: Map<string, Map<string, number>>): (r: ReadingRow) => number {
+  let lastType: string | undefined;
+  let lastId: string | undefined;
+  let lastKey = 0;
+  return (r) => {
+    if (r.deviceId === lastId && r.deviceType === lastType) return lastKey;
+    const key = keys.get(r.deviceType)?.get(r.deviceId);
+    if (key === undefined) throw new Error(`reading of ${r.deviceType}/${r.deviceId}, a device never written`);
+    lastType = r.deviceType;
+    lastId = r.deviceId;
+    return (lastKey = key);
+  };
 }

@@ -1,18 +1,18 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 import { bigintNumber } from '../database/transformers';
 
-/** One sample of one reading. Numbers go in `value`; other JSON values in `textValue`. */
+/**
+ * One sample of one reading. Numbers go in `value`; other JSON values in
+ * `textValue`. The device is `devices.device_key` (DevicesRepository).
+ */
 @Entity('readings')
-@Index('readings_device_ts_idx', ['deviceType', 'deviceId', 'ts'])
+@Index('readings_device_ts_idx', ['deviceKey', 'ts'])
 export class Reading {
   @PrimaryGeneratedColumn('increment')
   id!: number;
 
-  @Column({ name: 'device_type', type: 'varchar', length: 128 })
-  deviceType!: string;
-
-  @Column({ name: 'device_id', type: 'varchar', length: 128 })
-  deviceId!: string;
+  @Column({ name: 'device_key', type: 'integer' })
+  deviceKey!: number;
 
   @Column({ type: 'varchar', length: 128 })
   name!: string;

@@ -2,6 +2,8 @@ import { InitialSchema1700000000000 } from './1700000000000-initial-schema';
 import { EventSequence1700000001000 } from './1700000001000-event-sequence';
 import { SignallingRooms1700000004000 } from './1700000004000-signalling-rooms';
 import { PollPositions1700000005000 } from './1700000005000-poll-positions';
+import { ReadingsDeviceKey1700000006000 } from './1700000006000-readings-device-key';
+import { PostgresAppendIndexes1700000007000 } from './1700000007000-postgres-append-indexes';
 
 /** Every migration, oldest first. Both SQLite and PostgreSQL run these; nothing uses `synchronize`. */
 export const MIGRATIONS = [
@@ -9,4 +11,6 @@ export const MIGRATIONS = [
   EventSequence1700000001000,
   SignallingRooms1700000004000,
   PollPositions1700000005000,
+  ReadingsDeviceKey1700000006000,
+  PostgresAppendIndexes1700000007000,
 ];
