@@ -29,16 +29,12 @@ async function main(): Promise<void> {
   }
   const app = running.app;
   // The operator's token, printed with the dashboard URL: it may also send commands (issue #6, the five-minute tour).
-  const clientToken = app
-    .get(TokenService)
-    .mint({
-      peerId: 'console',
-      channels: ['**'],
-      permissions: ['subscribe', 'presence', 'publish'],
-      expiresInSec: 86_400,
-    }).token;
-  process.stdout.write(startupBanner(running, app.get(MqttTransport).describe(), clientToken));
-
+  const clientToken = app.get(TokenService).mint({
+    peerId: 'console',
+    channels: ['**'],
+    permissions: ['subscribe', 'presence', 'publish'],
+    expiresInSec: 86_400,
+  }).token;
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -54,6 +50,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Only now: whoever waits for the banner may signal at once, and before the handlers a signal kills outright.
+  process.stdout.write(startupBanner(running, app.get(MqttTransport).describe(), clientToken));
 }
 
 void main();
