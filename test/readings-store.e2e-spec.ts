@@ -1,5 +1,6 @@
 import mqtt from 'mqtt';
 import { DataSource } from 'typeorm';
+import { loadConfig } from '../src/config/load-config';
 import { MIGRATIONS } from '../src/database/migrations';
 import { ReadingsDeviceKey1700000006000 } from '../src/database/migrations/1700000006000-readings-device-key';
 import type { ReadingView } from '../src/devices/devices.dto';
@@ -11,11 +12,12 @@ const T0 = Date.UTC(2025, 0, 15, 12, 0, 0);
 const iso = (ms: number): string => new Date(ms).toISOString();
 const postgres = backends.databaseUrl?.startsWith('postgres') ?? false;
 
-/** A DataSource on the storage's database, as the app would open it, without the app. */
+/** A DataSource on the database the app would open on this storage, without the app. */
 function openDatabase(storage: Storage, migrations: typeof MIGRATIONS): DataSource {
-  return postgres
-    ? new DataSource({ type: 'postgres', url: storage.databaseUrl, migrations })
-    : new DataSource({ type: 'better-sqlite3', database: storage.databaseUrl.slice('sqlite:'.length), migrations });
+  const db = loadConfig({ DATABASE_URL: storage.databaseUrl, DATA_DIR: storage.dataDir }).database;
+  return db.type === 'postgres'
+    ? new DataSource({ type: 'postgres', url: db.url, migrations })
+    : new DataSource({ type: 'better-sqlite3', database: db.path, migrations });
 }
 
 /**

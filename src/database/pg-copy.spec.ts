@@ -1,4 +1,4 @@
-import { copyField } from './pg-copy';
+import { copyField, copyJson } from './pg-copy';
 
 describe('copyField', () => {
   it('writes null as \\N and numbers as JavaScript prints them', () => {
@@ -13,6 +13,12 @@ describe('copyField', () => {
     expect(copyField('a\\b\tc\nd\re')).toBe('a\\\\b\\tc\\nd\\re');
     // A field that is exactly \N is text, not null, once escaped.
     expect(copyField('\\N')).toBe('\\\\N');
+  });
+
+  it('escapes only backslashes in JSON text, and writes a null one as \\N', () => {
+    expect(copyJson(JSON.stringify({ path: 'C:\\x', q: '"' }))).toBe('{"path":"C:\\\\\\\\x","q":"\\\\""}');
+    expect(copyJson('{"a":1}')).toBe('{"a":1}');
+    expect(copyJson(null)).toBe('\\N');
   });
 
   it('replaces NUL and lone surrogates, which PostgreSQL text cannot hold', () => {

@@ -24,11 +24,12 @@ export function copyField(value: string | number | null): string {
 }
 
 /**
- * JSON text (`JSON.stringify`'s) as a COPY field: only backslashes need
- * escaping, since JSON.stringify escapes control characters and lone
- * surrogates, and no JSON text is null.
+ * JSON text (`JSON.stringify`'s), or null, as a COPY field: only
+ * backslashes need escaping, since JSON.stringify escapes control
+ * characters and lone surrogates.
  */
-export function copyJson(json: string): string {
+export function copyJson(json: string | null): string {
+  if (json === null) return '\\N';
   return json.includes('\\') ? json.replace(/\\/g, '\\\\') : json;
 }
 

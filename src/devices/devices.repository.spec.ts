@@ -38,7 +38,8 @@ const range = (over: Partial<ReadingsRange> = {}): ReadingsRange => ({
   ...over,
 });
 
-const memoryConfig = { database: { type: 'sqlite', path: ':memory:' } } as AppConfig;
+/** A BatchWriter with this config runs its jobs on the DataSource (no writer thread), whatever the file. */
+const onDataSource = { database: { type: 'sqlite', path: ':memory:' } } as AppConfig;
 
 /** The SQL runs on a real SQLite database built by the migrations; the e2e suite runs it on PostgreSQL too. */
 describe('DevicesRepository', () => {
@@ -54,7 +55,7 @@ describe('DevicesRepository', () => {
     });
     await db.initialize();
     await db.runMigrations();
-    repo = new DevicesRepository(db, new BatchWriter(db, memoryConfig));
+    repo = new DevicesRepository(db, new BatchWriter(db, onDataSource));
   });
   afterEach(() => db.destroy());
 
@@ -127,7 +128,7 @@ describe('DevicesRepository', () => {
   it('keeps devices apart by their keys, and goes on counting keys after a restart', async () => {
     await repo.write([device('a', 'online'), device('b', 'online')], [row('t', 1, T0, 'a'), row('t', 2, T0, 'b')]);
     // A new process on the same database: keys come from the table, new ones follow them.
-    const restarted = new DevicesRepository(db, new BatchWriter(db, memoryConfig));
+    const restarted = new DevicesRepository(db, new BatchWriter(db, onDataSource));
     await restarted.loadDevices();
     await restarted.write([device('c', 'online')], [row('t', 3, T0, 'c'), row('t', 4, T0 + 1, 'a')]);
     const values = async (id: string): Promise<unknown[]> =>
@@ -175,7 +176,7 @@ describe('ReadingsDeviceKey migration', () => {
     try {
       // This one and PostgresAppendIndexes, which leaves SQLite as it is.
       expect(await db.runMigrations()).toHaveLength(2);
-      const upgraded = new DevicesRepository(db, new BatchWriter(db, memoryConfig));
+      const upgraded = new DevicesRepository(db, new BatchWriter(db, onDataSource));
       await upgraded.loadDevices();
       await upgraded.write([device('new', 'online')], [row('t', 9, T0, 'new')]);
       expect((await upgraded.readings(range({ deviceId: 'old-1' }))).map((r) => r.value)).toEqual([1, 3]);

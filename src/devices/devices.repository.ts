@@ -51,6 +51,7 @@ const READING_COLUMNS: BulkColumn[] = [
   { name: 'text_value', pgType: 'text' },
   { name: 'ts', pgType: 'bigint' },
 ];
+const READING_COLUMN_NAMES = READING_COLUMNS.map((c) => c.name);
 const DEVICE_COLUMNS: BulkColumn[] = [
   { name: 'device_type', pgType: 'varchar' },
   { name: 'device_id', pgType: 'varchar' },
@@ -89,9 +90,8 @@ export class DevicesRepository {
   private readonly postgres: boolean;
   private readonly insertDevices: BulkInsert;
   private readonly insertReadings: BulkInsert;
-  /** type → id → device_key; undefined until first read from the table. */
-  private keys: Map<string, Map<string, number>> | undefined;
-  private loadingKeys: Promise<Map<string, Map<string, number>>> | undefined;
+  /** type → id → device_key, read from the table on first use. */
+  private keys: Promise<Map<string, Map<string, number>>> | undefined;
   /** PostgreSQL: reading names in COPY form. */
   private readonly fields = new CopyFields();
   /** SQLite: the next key to hand out. */
@@ -163,34 +163,31 @@ export class DevicesRepository {
       const keyOf = keyLookup(keys);
       let text = '';
       for (const r of readings)
-        text += `${keyOf(r)}\t${this.fields.get(r.name)}\t${copyField(r.value)}\t${r.textValue === null ? '\\N' : copyJson(r.textValue)}\t${copyField(r.ts)}\n`;
-      await copyIn(
-        runner,
-        'readings',
-        READING_COLUMNS.map((c) => c.name),
-        text,
-      );
+        text += `${keyOf(r)}\t${this.fields.get(r.name)}\t${copyField(r.value)}\t${copyJson(r.textValue)}\t${copyField(r.ts)}\n`;
+      await copyIn(runner, 'readings', READING_COLUMN_NAMES, text);
     });
   }
 
-  /** Every device's key, read from the table once. */
-  private async deviceKeys(): Promise<Map<string, Map<string, number>>> {
-    if (this.keys) return this.keys;
-    this.loadingKeys ??= this.db
-      .query<{ device_type: string; device_id: string; device_key: string | number }[]>(
-        `SELECT device_type, device_id, device_key FROM devices`,
-      )
-      .then((rows) => {
-        const keys = new Map<string, Map<string, number>>();
-        for (const row of rows) {
-          const key = Number(row.device_key);
-          setKey(keys, row.device_type, row.device_id, key);
-          if (key >= this.nextKey) this.nextKey = key + 1;
-        }
-        return (this.keys = keys);
-      })
-      .finally(() => (this.loadingKeys = undefined));
-    return this.loadingKeys;
+  /** Every device's key, read from the table once (again after a failed read). */
+  private deviceKeys(): Promise<Map<string, Map<string, number>>> {
+    this.keys ??= this.readKeys().catch((err: unknown) => {
+      this.keys = undefined;
+      throw err;
+    });
+    return this.keys;
+  }
+
+  private async readKeys(): Promise<Map<string, Map<string, number>>> {
+    const rows = await this.db.query<{ device_type: string; device_id: string; device_key: string | number }[]>(
+      `SELECT device_type, device_id, device_key FROM devices`,
+    );
+    const keys = new Map<string, Map<string, number>>();
+    for (const row of rows) {
+      const key = Number(row.device_key);
+      setKey(keys, row.device_type, row.device_id, key);
+      if (key >= this.nextKey) this.nextKey = key + 1;
+    }
+    return keys;
   }
 
   /** Samples in the range, oldest first. */
