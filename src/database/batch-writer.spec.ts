@@ -56,10 +56,12 @@ describe('BatchWriter on a SQLite file', () => {
 
   it('fails the jobs of a writer thread that dies, and starts a new one for the next job', async () => {
     await writer.run([insert(1)]);
-    // Fault injection: the thread goes away (as on an out-of-memory kill) with a job on its way.
+    // Fault injection: the thread goes away (as on an out-of-memory kill) with a job on its way. The
+    // job is sent once termination has begun, so the thread cannot finish it first and answer.
     const thread = (writer as unknown as { worker: Worker }).worker;
+    const stopped = thread.terminate();
     const lost = writer.run([insert(2)]);
-    await thread.terminate();
+    await stopped;
     await expect(lost).rejects.toThrow(/SQLite writer thread exited/);
     expect(await writer.run([insert(3)])).toEqual([1]);
     expect((await values()).filter((n) => n !== 2)).toEqual([1, 3]);
