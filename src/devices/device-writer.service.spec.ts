@@ -3,8 +3,8 @@ import type { DeviceEvent } from '../bus/device-event';
 import type { EventBusService } from '../bus/event-bus.service';
 import type { Device } from './device.entity';
 import type { DeviceRegistryService } from './device-registry.service';
-import { DeviceWriterService, MAX_PENDING_READINGS } from './device-writer.service';
-import type { DevicesRepository, ReadingRow } from './devices.repository';
+import { DeviceWriterService, MAX_PENDING_READINGS, MAX_READINGS_PER_WRITE } from './device-writer.service';
+import type { DevicesRepository, Samples } from './devices.repository';
 import { markLocal } from './local-events';
 
 const T = '2025-01-15T12:00:00.000Z';
@@ -42,17 +42,23 @@ function event(name: string, deviceId: string, data: Record<string, unknown>, lo
 function setup() {
   const committed = new Subject<readonly DeviceEvent[]>();
   const devices = new Map(['a', 'b'].map((id) => [id, device(id)]));
-  const writes: { devices: Device[]; readings: ReadingRow[] }[] = [];
+  /** Each write's devices, samples, and the readings rows those make (name and value). */
+  const writes: { devices: Device[]; samples: Samples[]; readings: { name: string; value: unknown }[] }[] = [];
   let gate: Promise<void> | undefined;
   let failures = 0;
   const repo = {
-    write: jest.fn(async (ds: Device[], rs: ReadingRow[]) => {
+    write: jest.fn(async (ds: Device[], samples: Samples[]) => {
       if (gate) await gate;
       if (failures > 0) {
         failures--;
         throw new Error('database unreachable');
       }
-      writes.push({ devices: ds, readings: rs });
+      const readings = samples.flatMap((sample) =>
+        Object.entries(sample.data)
+          .filter(([, value]) => value !== undefined)
+          .map(([name, value]) => ({ name, value })),
+      );
+      writes.push({ devices: ds, samples, readings });
     }),
   };
   const bus = { batches$: committed.asObservable(), drain: jest.fn(() => Promise.resolve()) };
@@ -83,22 +89,42 @@ function setup() {
 }
 
 describe('DeviceWriterService', () => {
-  it('writes a committed batch in one call: the devices it touched and one row per sample per reading', async () => {
+  it("writes a committed batch in one call: the devices it touched and each data event's samples", async () => {
     const s = setup();
     s.commit([
       event('data', 'a', { temperature: 21.5, door: 'open', ok: true }),
       event('data', 'a', { temperature: 22 }),
+      event('data', 'a', { nothing: undefined }),
       event('status', 'b', { old_status: 'online', new_status: 'maintenance' }),
     ]);
     await s.writer.flush();
     expect(s.repo.write).toHaveBeenCalledTimes(1);
     expect(s.writes[0].devices.map((d) => d.deviceId)).toEqual(['a', 'b']);
-    expect(s.writes[0].readings).toEqual([
-      { deviceType: 'ws', deviceId: 'a', name: 'temperature', value: 21.5, textValue: null, ts: T_MS },
-      { deviceType: 'ws', deviceId: 'a', name: 'door', value: null, textValue: '"open"', ts: T_MS },
-      { deviceType: 'ws', deviceId: 'a', name: 'ok', value: null, textValue: 'true', ts: T_MS },
-      { deviceType: 'ws', deviceId: 'a', name: 'temperature', value: 22, textValue: null, ts: T_MS },
+    expect(s.writes[0].samples).toEqual([
+      { deviceType: 'ws', deviceId: 'a', ts: T_MS, data: { temperature: 21.5, door: 'open', ok: true } },
+      { deviceType: 'ws', deviceId: 'a', ts: T_MS, data: { temperature: 22 } },
     ]);
+    expect(s.writer.stats.readings).toBe(4);
+  });
+
+  it('splits a backlog into writes of about MAX_READINGS_PER_WRITE readings, whole events each, in order', async () => {
+    const s = setup();
+    s.hold();
+    s.commit([event('data', 'a', { t: -1 })]);
+    const perEvent = 7;
+    const events = Math.ceil((2.5 * MAX_READINGS_PER_WRITE) / perEvent);
+    for (let i = 0; i < events; i++)
+      s.commit([event('data', 'a', Object.fromEntries(Array.from({ length: perEvent }, (_, r) => [`r${r}`, i])))]);
+    s.release();
+    await s.writer.flush();
+    const sizes = s.writes.map((w) => w.readings.length);
+    expect(sizes.length).toBe(4);
+    expect(sizes.slice(1, 3).every((n) => n >= MAX_READINGS_PER_WRITE && n < MAX_READINGS_PER_WRITE + perEvent)).toBe(
+      true,
+    );
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(1 + events * perEvent);
+    const order = s.writes.flatMap((w) => w.samples.map((sample) => sample.data.r0 ?? sample.data.t));
+    expect(order).toEqual([-1, ...Array.from({ length: events }, (_, i) => i)]);
   });
 
   it('writes a copy of the device taken when the write starts; later changes go in the next write', async () => {

@@ -5,8 +5,8 @@ import type { DeviceEvent } from '../bus/device-event';
 import { EventBusService } from '../bus/event-bus.service';
 import type { Device } from './device.entity';
 import { DeviceRegistryService } from './device-registry.service';
-import type { ReadingRow } from './devices.repository';
-import { DevicesRepository } from './devices.repository';
+import type { Samples } from './devices.repository';
+import { DevicesRepository, readingCount } from './devices.repository';
 import { isLocal } from './local-events';
 
 /** Readings waiting for the database before ingestion is made to wait. */
@@ -29,7 +29,9 @@ export class DeviceWriterService implements OnModuleInit, BeforeApplicationShutd
   private readonly logger = new Logger(DeviceWriterService.name);
   private subscription: Subscription | undefined;
   private touched = new Set<Device>();
-  private readings: ReadingRow[] = [];
+  /** Data events' samples not yet taken by a write, and how many readings rows they make. */
+  private samples: Samples[] = [];
+  private pendingReadings = 0;
   private writing: Promise<void> | undefined;
   private waiters: (() => void)[] = [];
   private failing = false;
@@ -59,7 +61,7 @@ export class DeviceWriterService implements OnModuleInit, BeforeApplicationShutd
 
   /** True while ingestion may go on without waiting for the database. */
   hasRoom(): boolean {
-    return this.readings.length < MAX_PENDING_READINGS;
+    return this.pendingReadings < MAX_PENDING_READINGS;
   }
 
   /** Resolves once pending readings are below the bound again. */
@@ -86,47 +88,59 @@ export class DeviceWriterService implements OnModuleInit, BeforeApplicationShutd
   }
 
   private addReadings(event: DeviceEvent): void {
-    const ts = Date.parse(event.timestamp);
-    for (const [name, value] of Object.entries(event.data)) {
-      if (value === undefined) continue;
-      const numeric = typeof value === 'number' && Number.isFinite(value);
-      this.readings.push({
-        deviceType: event.device_type,
-        deviceId: event.device_id,
-        name,
-        value: numeric ? value : null,
-        textValue: numeric ? null : JSON.stringify(value),
-        ts,
-      });
+    const count = readingCount(event.data);
+    if (count === 0) return;
+    // The event's own data, not a copy: events are not changed once published.
+    this.samples.push({
+      deviceType: event.device_type,
+      deviceId: event.device_id,
+      ts: Date.parse(event.timestamp),
+      data: event.data,
+    });
+    this.pendingReadings += count;
+  }
+
+  /** The oldest samples, up to about MAX_READINGS_PER_WRITE readings (whole events), and their readings count. */
+  private takeSamples(): { samples: Samples[]; readings: number } {
+    if (this.pendingReadings <= MAX_READINGS_PER_WRITE) {
+      const taken = { samples: this.samples, readings: this.pendingReadings };
+      this.samples = [];
+      this.pendingReadings = 0;
+      return taken;
     }
+    let readings = 0;
+    let end = 0;
+    while (end < this.samples.length && readings < MAX_READINGS_PER_WRITE)
+      readings += readingCount(this.samples[end++].data);
+    const samples = this.samples.slice(0, end);
+    this.samples = this.samples.slice(end);
+    this.pendingReadings -= readings;
+    return { samples, readings };
   }
 
   private async writeLoop(): Promise<void> {
     let delay = RETRY_MIN_MS;
-    while (this.touched.size > 0 || this.readings.length > 0) {
+    while (this.touched.size > 0 || this.samples.length > 0) {
       const touched = this.touched;
       this.touched = new Set();
-      const readings =
-        this.readings.length <= MAX_READINGS_PER_WRITE ? this.readings : this.readings.slice(0, MAX_READINGS_PER_WRITE);
-      this.readings = readings === this.readings ? [] : this.readings.slice(MAX_READINGS_PER_WRITE);
+      const { samples, readings } = this.takeSamples();
       // Copies: the registry keeps changing while the transaction runs.
       const rows = [...touched].map((d) => ({ ...d, latestReadings: { ...d.latestReadings } }));
       try {
-        await this.repository.write(rows, readings);
+        await this.repository.write(rows, samples);
         this.stats.writes++;
-        this.stats.readings += readings.length;
+        this.stats.readings += readings;
         if (this.failing) this.logger.log('Devices and readings writable again');
         this.failing = false;
         delay = RETRY_MIN_MS;
       } catch (err) {
         // Keep everything, in order, and retry: readings are never dropped.
         for (const d of touched) this.touched.add(d);
-        this.readings = readings.concat(this.readings);
+        this.samples = samples.concat(this.samples);
+        this.pendingReadings += readings;
         this.stats.writeErrors++;
         if (!this.failing)
-          this.logger.error(
-            `Writing ${rows.length} devices and ${readings.length} readings failed, retrying: ${String(err)}`,
-          );
+          this.logger.error(`Writing ${rows.length} devices and ${readings} readings failed, retrying: ${String(err)}`);
         this.failing = true;
         await new Promise((resolve) => setTimeout(resolve, delay));
         delay = Math.min(delay * 2, RETRY_MAX_MS);

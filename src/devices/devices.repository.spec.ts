@@ -7,12 +7,20 @@ import { BatchWriter } from '../database/batch-writer';
 import { MIGRATIONS } from '../database/migrations';
 import { ReadingsDeviceKey1700000006000 } from '../database/migrations/1700000006000-readings-device-key';
 import { Device } from './device.entity';
-import type { ReadingRow, ReadingsRange } from './devices.repository';
+import type { ReadingRow, ReadingsRange, Samples } from './devices.repository';
 import { DevicesRepository } from './devices.repository';
 import { Reading } from './reading.entity';
 
 const T0 = Date.UTC(2025, 0, 15, 12, 0, 0);
-const row = (name: string, value: number | string, ts: number, deviceId = 'ws-1'): ReadingRow => ({
+/** One reading as a data event's samples. */
+const row = (name: string, value: number | string, ts: number, deviceId = 'ws-1'): Samples => ({
+  deviceType: 'ws',
+  deviceId,
+  ts,
+  data: { [name]: value },
+});
+/** The same reading as it reads back. */
+const stored = (name: string, value: number | string, ts: number, deviceId = 'ws-1'): ReadingRow => ({
   deviceType: 'ws',
   deviceId,
   name,
@@ -71,7 +79,20 @@ describe('DevicesRepository', () => {
     await repo.write([device('ws-1', 'online')], rows);
     const back = await repo.readings(range({ limit: 10000 }));
     expect(back).toHaveLength(2500);
-    expect(back[2499]).toEqual(rows[2499]);
+    expect(back[2499]).toEqual(stored('temperature', 2499, T0 + 2499));
+  });
+
+  it('stores one row per defined value of a message, numbers as numbers and the rest as JSON', async () => {
+    const data = { temperature: 21.5, state: 'idle', flags: [1, 2], off: false, gone: undefined, big: 1e21 };
+    await repo.write([device('ws-1', 'online')], [{ deviceType: 'ws', deviceId: 'ws-1', ts: T0, data }]);
+    const back = await repo.readings(range());
+    expect(back.sort((a, b) => a.name.localeCompare(b.name))).toEqual([
+      stored('big', 1e21, T0),
+      { ...stored('flags', 'x', T0), textValue: '[1,2]' },
+      { ...stored('off', 'x', T0), textValue: 'false' },
+      stored('state', 'idle', T0),
+      stored('temperature', 21.5, T0),
+    ]);
   });
 
   it('answers a range oldest first, from the start or the most recent end, one reading or all', async () => {

@@ -8,7 +8,7 @@ import { CopyFields, copyField, copyIn, copyJson } from '../database/pg-copy';
 import { Device } from './device.entity';
 import { Reading } from './reading.entity';
 
-/** One sample of one reading, ready for the `readings` table. */
+/** One stored sample of one reading, as read back from the `readings` table. */
 export interface ReadingRow {
   deviceType: string;
   deviceId: string;
@@ -19,6 +19,29 @@ export interface ReadingRow {
   textValue: string | null;
   /** Sample time, ms since the epoch. */
   ts: number;
+}
+
+/**
+ * A data event's samples on their way to the `readings` table: one row per
+ * entry of `data` (undefined values skipped), all at `ts`. The writer keeps
+ * the event's own `data` rather than a row object per sample: those lived
+ * through several young-generation collections while a write ran, and
+ * copying them cost ingestion more than writing them did.
+ */
+export interface Samples {
+  deviceType: string;
+  deviceId: string;
+  /** Sample time, ms since the epoch. */
+  ts: number;
+  /** Reading name → value; numbers go to `value`, anything else to `text_value` as JSON. */
+  data: Readonly<Record<string, unknown>>;
+}
+
+/** How many readings rows `data` makes. */
+export function readingCount(data: Readonly<Record<string, unknown>>): number {
+  let count = 0;
+  for (const name of Object.keys(data)) if (data[name] !== undefined) count++;
+  return count;
 }
 
 export type Aggregate = 'avg' | 'min' | 'max' | 'count';
@@ -120,12 +143,12 @@ export class DevicesRepository {
   }
 
   /**
-   * Upserts the devices and appends the readings in one transaction. A
-   * reading's device must be among `devices` or have been written before.
+   * Upserts the devices and appends the samples' readings in one transaction.
+   * A sample's device must be among `devices` or have been written before.
    */
-  async write(devices: readonly Device[], readings: readonly ReadingRow[]): Promise<void> {
+  async write(devices: readonly Device[], samples: readonly Samples[]): Promise<void> {
     const keys = await this.deviceKeys();
-    if (this.postgres) return this.writePostgres(devices, readings, keys);
+    if (this.postgres) return this.writePostgres(devices, samples, keys);
     const deviceValues: unknown[] = [];
     for (const d of devices) {
       let key = keys.get(d.deviceType)?.get(d.deviceId);
@@ -134,7 +157,15 @@ export class DevicesRepository {
     }
     const readingValues: unknown[] = [];
     const keyOf = keyLookup(keys);
-    for (const r of readings) readingValues.push(keyOf(r), r.name, r.value, r.textValue, r.ts);
+    for (const s of samples) {
+      const key = keyOf(s);
+      for (const name of Object.keys(s.data)) {
+        const value = s.data[name];
+        if (value === undefined) continue;
+        if (isNumber(value)) readingValues.push(key, name, value, null, s.ts);
+        else readingValues.push(key, name, null, JSON.stringify(value), s.ts);
+      }
+    }
     const statements = [
       ...this.insertDevices.statements(deviceValues),
       ...this.insertReadings.statements(readingValues),
@@ -145,10 +176,10 @@ export class DevicesRepository {
   /** The upsert returns each device's key; the readings then go in by COPY. */
   private async writePostgres(
     devices: readonly Device[],
-    readings: readonly ReadingRow[],
+    samples: readonly Samples[],
     keys: Map<string, Map<string, number>>,
   ): Promise<void> {
-    if (devices.length === 0 && readings.length === 0) return;
+    if (devices.length === 0 && samples.length === 0) return;
     await this.db.transaction(async (tx) => {
       const runner = tx.queryRunner;
       if (!runner) throw new Error('transaction without a query runner');
@@ -159,12 +190,20 @@ export class DevicesRepository {
         for (const row of upserted.records as { device_type: string; device_id: string; device_key: number }[])
           setKey(keys, row.device_type, row.device_id, Number(row.device_key));
       }
-      if (readings.length === 0) return;
+      if (samples.length === 0) return;
       const keyOf = keyLookup(keys);
       let text = '';
-      for (const r of readings)
-        text += `${keyOf(r)}\t${this.fields.get(r.name)}\t${copyField(r.value)}\t${copyJson(r.textValue)}\t${copyField(r.ts)}\n`;
-      await copyIn(runner, 'readings', READING_COLUMN_NAMES, text);
+      for (const s of samples) {
+        const key = `${keyOf(s)}\t`;
+        const ts = `\t${copyField(s.ts)}\n`;
+        for (const name of Object.keys(s.data)) {
+          const value = s.data[name];
+          if (value === undefined) continue;
+          const values = isNumber(value) ? `\t${value}\t\\N` : `\t\\N\t${copyJson(JSON.stringify(value))}`;
+          text += key + this.fields.get(name) + values + ts;
+        }
+      }
+      if (text !== '') await copyIn(runner, 'readings', READING_COLUMN_NAMES, text);
     });
   }
 
@@ -288,8 +327,13 @@ function setKey(keys: Map<string, Map<string, number>>, type: string, id: string
   ofType.set(id, key);
 }
 
-/** A reading's device key; consecutive readings of one device (a message's samples) look it up once. */
-function keyLookup(keys: Map<string, Map<string, number>>): (r: ReadingRow) => number {
+/** Numbers that go to `readings.value`; everything else is stored as JSON text. */
+function isNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+/** A sample's device key; consecutive samples of one device look it up once. */
+function keyLookup(keys: Map<string, Map<string, number>>): (s: { deviceType: string; deviceId: string }) => number {
   let lastType: string | undefined;
   let lastId: string | undefined;
   let lastKey = 0;
