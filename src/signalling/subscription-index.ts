@@ -155,6 +155,8 @@ export class SubscriptionIndex<S, V = true> {
 
   /** Calls `visit` once for each pattern entry matching the concrete channel. */
   match(channel: string, visit: (entry: PatternEntry<S, V>) => void): void {
+    // The device mirror asks once per event, also when nobody subscribes.
+    if (this.entries.size === 0) return;
     this.walk(this.root, channel, channel.split('/'), 0, 0, visit);
   }
 
