@@ -32,24 +32,28 @@ function timestampOf(value: unknown, at: string): string | undefined {
   return new Date(ms).toISOString();
 }
 
+const badName = (name: string): boolean => name.length === 0 || name.length > MAX_READING_NAME;
+
 function checkName(name: string, at: string): void {
-  if (name.length === 0 || name.length > MAX_READING_NAME) {
-    throw new SchemaViolation(`${at}: a reading name is 1 to ${MAX_READING_NAME} characters`);
-  }
+  if (badName(name)) throw new SchemaViolation(`${at}: a reading name is 1 to ${MAX_READING_NAME} characters`);
 }
 
-/** A flat sample: every key but `timestamp` is a reading. `at` names it in problems (`readings[2]`, or '' for the payload). */
+/**
+ * A flat sample: every key but `timestamp` is a reading. `at` names it in
+ * problems (`readings[2]`, or '' for the payload). Without a `timestamp` key
+ * the parsed object itself holds the values (it is this message's own).
+ */
 function flatSample(obj: Json, at: string, fallbackTimestamp: string | undefined): Sample {
   const path = at === '' ? '' : `${at}.`;
-  const values: Record<string, unknown> = {};
-  let count = 0;
-  for (const [name, value] of Object.entries(obj)) {
-    if (name === 'timestamp') continue;
-    checkName(name, `${path}${name}`);
-    values[name] = value;
-    count++;
+  const names = Object.keys(obj);
+  for (const name of names) if (badName(name) && name !== 'timestamp') checkName(name, `${path}${name}`);
+  if (!('timestamp' in obj)) {
+    if (names.length === 0) throw new SchemaViolation(`${at || 'payload'}: holds no readings`);
+    return fallbackTimestamp === undefined ? { values: obj } : { timestamp: fallbackTimestamp, values: obj };
   }
-  if (count === 0) throw new SchemaViolation(`${at || 'payload'}: holds no readings`);
+  const values: Record<string, unknown> = {};
+  for (const name of names) if (name !== 'timestamp') values[name] = obj[name];
+  if (names.length === 1) throw new SchemaViolation(`${at || 'payload'}: holds no readings`);
   const timestamp = timestampOf(obj.timestamp, `${path}timestamp`) ?? fallbackTimestamp;
   return timestamp === undefined ? { values } : { timestamp, values };
 }

@@ -94,6 +94,12 @@ describe('MqttRouter', () => {
 
     it.each([
       [{ timestamp: '2025-01-15T12:00:00Z' }, 'payload: holds no readings'],
+      [{}, 'payload: holds no readings'],
+      [{ ['x'.repeat(129)]: 1 }, `${'x'.repeat(129)}: a reading name is 1 to 128 characters`],
+      [
+        { readings: [{ '': 1, timestamp: '2025-01-15T12:00:00Z' }] },
+        'readings[0].: a reading name is 1 to 128 characters',
+      ],
       [{ readings: [] }, 'readings: must be a non-empty array'],
       [{ readings: {} }, 'readings: must be a non-empty array'],
       [{ readings: [1, 2] }, 'readings: every item must be an object'],
