@@ -7,7 +7,7 @@ import type { BulkColumn } from '../database/bulk-insert';
 import { CopyFields, copyIn, copyJson } from '../database/pg-copy';
 import type { WriteStatement } from '../database/batch-writer';
 import type { DeviceEvent, EventFilter, NewEvent } from './device-event';
-import { eventJson } from './device-event';
+import { PositionedEvent, eventJson } from './device-event';
 import { EventLogMeta, EventRecord } from './event-record.entity';
 
 const PRUNED_THROUGH = 'pruned_through';
@@ -76,7 +76,7 @@ export class EventLogRepository {
 
   private async appendCounted(events: readonly NewEvent[]): Promise<DeviceEvent[]> {
     const last = (this.lastAssigned ??= await this.lastId());
-    const positioned: DeviceEvent[] = events.map((e, i) => ({ id: String(last + 1 + i), ...e }));
+    const positioned = events.map((e, i) => new PositionedEvent(String(last + 1 + i), e));
     const statements: WriteStatement[] = [
       {
         sql: `UPDATE event_sequence SET last_id = ? WHERE name = 'events' AND last_id = ?`,
@@ -112,7 +112,7 @@ export class EventLogRepository {
       )) as { rows: { last_id: string }[] }[];
       const last = Number(bumped.rows[0].last_id);
       const first = last - events.length + 1;
-      const positioned: DeviceEvent[] = events.map((e, i) => ({ id: String(first + i), ...e }));
+      const positioned = events.map((e, i) => new PositionedEvent(String(first + i), e));
       const fields = this.fields;
       let text = '';
       for (const e of positioned)
