@@ -33,10 +33,8 @@ function timestampOf(value: unknown, at: string): string | undefined {
 }
 
 const badName = (name: string): boolean => name.length === 0 || name.length > MAX_READING_NAME;
-
-function checkName(name: string, at: string): void {
-  if (badName(name)) throw new SchemaViolation(`${at}: a reading name is 1 to ${MAX_READING_NAME} characters`);
-}
+const nameError = (at: string): SchemaViolation =>
+  new SchemaViolation(`${at}: a reading name is 1 to ${MAX_READING_NAME} characters`);
 
 /**
  * A flat sample: every key but `timestamp` is a reading. `at` names it in
@@ -46,14 +44,13 @@ function checkName(name: string, at: string): void {
 function flatSample(obj: Json, at: string, fallbackTimestamp: string | undefined): Sample {
   const path = at === '' ? '' : `${at}.`;
   const names = Object.keys(obj);
-  for (const name of names) if (badName(name) && name !== 'timestamp') checkName(name, `${path}${name}`);
-  if (!('timestamp' in obj)) {
-    if (names.length === 0) throw new SchemaViolation(`${at || 'payload'}: holds no readings`);
+  for (const name of names) if (name !== 'timestamp' && badName(name)) throw nameError(`${path}${name}`);
+  const stamped = 'timestamp' in obj;
+  if (names.length === (stamped ? 1 : 0)) throw new SchemaViolation(`${at || 'payload'}: holds no readings`);
+  if (!stamped)
     return fallbackTimestamp === undefined ? { values: obj } : { timestamp: fallbackTimestamp, values: obj };
-  }
   const values: Record<string, unknown> = {};
   for (const name of names) if (name !== 'timestamp') values[name] = obj[name];
-  if (names.length === 1) throw new SchemaViolation(`${at || 'payload'}: holds no readings`);
   const timestamp = timestampOf(obj.timestamp, `${path}timestamp`) ?? fallbackTimestamp;
   return timestamp === undefined ? { values } : { timestamp, values };
 }
@@ -111,7 +108,7 @@ function listSamples(items: Json[], shared: string | undefined): Sample[] {
         throw new SchemaViolation(`readings[${i}].${key}: a list item has type, value, unit, timestamp`);
     }
     const name = item.type as string;
-    checkName(name, `readings[${i}].type`);
+    if (badName(name)) throw nameError(`readings[${i}].type`);
     const timestamp = timestampOf(item.timestamp, `readings[${i}].timestamp`) ?? shared;
     let values = byTime.get(timestamp);
     if (values === undefined) byTime.set(timestamp, (values = {}));
