@@ -15,7 +15,8 @@ export function startupBanner(
     .replace(/^\w+:\/\//, '')
     .split(':');
   const deviceAuth = !mqtt.external && config.mqtt.deviceAuth;
-  const credentials = deviceAuth ? ' -u "$DEVICE_USER" -P "$DEVICE_PASSWORD"' : '';
+  // With credentials the embedded broker takes only the username as client id (issue #18).
+  const credentials = deviceAuth ? ' -i "$DEVICE_USER" -u "$DEVICE_USER" -P "$DEVICE_PASSWORD"' : '';
   return [
     '',
     'DeviceHub Bridge is running',

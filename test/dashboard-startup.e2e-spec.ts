@@ -55,7 +55,7 @@ describe('the dashboard URL printed at start-up', () => {
       headers: { Authorization: `Bearer ${adminToken}` },
     });
     const credentials = (await minted.json()) as { username: string; password: string };
-    const device = await mqtt.connectAsync(mqttUrl, { ...credentials, clientId: `tour-${process.pid}` });
+    const device = await mqtt.connectAsync(mqttUrl, { ...credentials, clientId: credentials.username });
     try {
       await device.subscribeAsync('things/weatherstation/ws-001/cmd', { qos: 1 });
       device.on('message', (_topic, payload) => {

@@ -42,6 +42,11 @@ describe('embedded MQTT broker', () => {
     expect(res.status).toBe(201);
     return (await res.json()) as { username: string; password: string };
   };
+  /** A device's or gateway's own credentials, with its username as its client id (the broker takes no other). */
+  const own = (creds: { username: string; password: string }): mqtt.IClientOptions => ({
+    ...creds,
+    clientId: creds.username,
+  });
   const connect = async (options: mqtt.IClientOptions, url = app.mqttUrl): Promise<mqtt.MqttClient> => {
     const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
     clients.push(client);
@@ -88,7 +93,7 @@ describe('embedded MQTT broker', () => {
       headers: { Authorization: `Bearer ${app.adminToken}` },
     });
     expect(readBack.status).toBe(404);
-    const device = await connect({ username: creds.username, password: creds.password });
+    const device = await connect(own(creds));
     const data = nextData('ws-1');
     await device.publishAsync('things/weatherstation/ws-1/data', JSON.stringify({ temperature: 20 }), { qos: 1 });
     expect(await data).toEqual({ temperature: 20 });
@@ -96,9 +101,9 @@ describe('embedded MQTT broker', () => {
 
   it('lets a device subscribe only to its own cmd, and closes it when it publishes under another device', async () => {
     const creds = await mint('weatherstation', 'ws-2');
-    const device = await connect({ username: creds.username, password: creds.password });
-    const own = await device.subscribeAsync('things/weatherstation/ws-2/cmd', { qos: 1 });
-    expect(own[0].qos).toBe(1);
+    const device = await connect(own(creds));
+    const granted = await device.subscribeAsync('things/weatherstation/ws-2/cmd', { qos: 1 });
+    expect(granted[0].qos).toBe(1);
     // SUBACK 0x80 for each refused filter; MQTT.js turns it into an error, and the connection stays.
     await expect(device.subscribeAsync('things/weatherstation/ws-1/cmd', { qos: 1 })).rejects.toThrow(
       /Subscribe error/,
@@ -108,7 +113,7 @@ describe('embedded MQTT broker', () => {
 
     // Another device keeps being served while this one misbehaves.
     const witness = await mint('weatherstation', 'ws-3');
-    const good = await connect({ username: witness.username, password: witness.password });
+    const good = await connect(own(witness));
     const gone = closed(device);
     device.publish('things/weatherstation/ws-1/data', JSON.stringify({ temperature: -1 }), { qos: 1 });
     await gone;
@@ -119,13 +124,13 @@ describe('embedded MQTT broker', () => {
 
   it('rotates credentials on a second mint: the old password stops working and its sessions end', async () => {
     const first = await mint('weatherstation', 'ws-4');
-    const device = await connect({ username: first.username, password: first.password });
+    const device = await connect(own(first));
     const gone = closed(device);
     const second = await mint('weatherstation', 'ws-4');
     expect(second.password).not.toBe(first.password);
     await gone;
     expect(await refusal({ username: first.username, password: first.password })).toMatch(/Bad username or password/i);
-    await connect({ username: second.username, password: second.password });
+    await connect(own(second));
   });
 
   it('scopes gateway credentials to their topic filters, and answers 400 naming bad fields', async () => {
@@ -139,7 +144,7 @@ describe('embedded MQTT broker', () => {
     });
     expect(res.status).toBe(201);
     const gw = (await res.json()) as { username: string; password: string };
-    const gateway = await connect({ username: gw.username, password: gw.password });
+    const gateway = await connect(own(gw));
     const cmd = await gateway.subscribeAsync('things/camera/+/cmd', { qos: 1 });
     expect(cmd[0].qos).toBe(1);
     await expect(gateway.subscribeAsync('things/weatherstation/+/cmd', { qos: 1 })).rejects.toThrow(/Subscribe error/);
@@ -153,10 +158,7 @@ describe('embedded MQTT broker', () => {
 
   it('serves MQTT over WebSocket at /mqtt on the HTTP port, with the same credentials', async () => {
     const creds = await mint('weatherstation', 'ws-5');
-    const device = await connect(
-      { username: creds.username, password: creds.password },
-      `${app.url.replace('http', 'ws')}/mqtt`,
-    );
+    const device = await connect(own(creds), `${app.url.replace('http', 'ws')}/mqtt`);
     const data = nextData('ws-5');
     await device.publishAsync('things/weatherstation/ws-5/data', JSON.stringify({ temperature: 5 }), { qos: 1 });
     expect(await data).toEqual({ temperature: 5 });

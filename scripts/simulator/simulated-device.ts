@@ -101,7 +101,9 @@ export class SimulatedDevice {
 
   private connect(): void {
     const client = mqtt.connect(this.s.url, {
-      clientId: `sim-${this.s.type}-${this.s.id}-${Math.random().toString(36).slice(2, 8)}`,
+      // With credentials the embedded broker takes only the device's own username as its client id.
+      clientId:
+        this.s.credentials?.username ?? `sim-${this.s.type}-${this.s.id}-${Math.random().toString(36).slice(2, 8)}`,
       ...(this.s.credentials ?? {}),
       will: { topic: `${this.topic}/status`, payload: Buffer.from(OFFLINE), qos: 1, retain: false },
       reconnectPeriod: 2000,

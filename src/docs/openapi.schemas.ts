@@ -173,7 +173,8 @@ export const SCHEMAS: Record<string, Schema> = {
   },
   Credentials: {
     type: 'object',
-    description: 'MQTT credentials, shown once; minting again rotates them.',
+    description:
+      'MQTT credentials, shown once; minting again rotates them. Connect with the username as the MQTT client id (or an empty one): the embedded broker refuses any other id (CONNACK 2, identifier rejected).',
     required: ['username', 'password'],
     properties: { username: { type: 'string' }, password: { type: 'string' } },
   },

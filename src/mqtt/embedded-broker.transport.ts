@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { Logger } from '@nestjs/common';
 import type { HttpAdapterHost } from '@nestjs/core';
 import { Aedes } from 'aedes';
-import type { AedesPublishPacket, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
+import type { AedesPublishPacket, AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { AppConfig } from '../config/app-config';
 import { DomainError } from '../common/domain-error';
@@ -32,6 +32,7 @@ const BROKER_CONCURRENCY = 1000;
  */
 const MAX_IN_FLIGHT = 10_000;
 /** CONNACK return codes of MQTT 3.1.1. */
+const IDENTIFIER_REJECTED = 2;
 const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
 /** Longest wait at shutdown for accepted messages to reach the log. */
@@ -40,18 +41,20 @@ const DRAIN_TIMEOUT_MS = 10_000;
 type Deliver = (packet: AedesPublishPacket, done: () => void) => void;
 
 /**
- * The embedded broker (aedes, MQTT 3.1.1) when `MQTT_URL` is unset: TCP on
- * `MQTT_PORT`, MQTT over WebSocket at `/mqtt` on the HTTP port, per-device
- * and gateway credentials with the topic ACL, and the bridge's own ingestion
- * subscribed in-process (no socket). aedes acknowledges a QoS 1 message when
- * it accepts it; `stop` makes sure every accepted message is logged before
- * the broker goes.
+ * The embedded broker (aedes: MQTT 3.1 and 3.1.1, not 5) when `MQTT_URL`
+ * is unset: TCP on `MQTT_PORT`, MQTT over WebSocket at `/mqtt` on the HTTP
+ * port, per-device and gateway credentials with the topic ACL and client ids
+ * bound to them, and the bridge's own ingestion subscribed in-process (no
+ * socket). aedes acknowledges a QoS 1 message when it accepts it; `stop`
+ * makes sure every accepted message is logged before the broker goes.
  */
 export class EmbeddedBrokerTransport extends MqttTransport {
   private readonly logger = new Logger('MqttBroker');
   private readonly denials = new RateLimitedLog((line) => this.logger.warn(line));
   private readonly acl: TopicAcl;
   private readonly identities = new WeakMap<Client, MqttIdentity>();
+  /** Clients that sent an empty client id: aedes gave them a fresh random one, which is theirs. */
+  private readonly assignedIds = new WeakSet<Client>();
   /** Live sessions by username, so a rotated password ends them. */
   private readonly sessions = new Map<string, Set<Client>>();
   private broker: Aedes | undefined;
@@ -81,8 +84,9 @@ export class EmbeddedBrokerTransport extends MqttTransport {
   async start(handler: (message: InboundMessage, done: () => void) => void): Promise<void> {
     const broker = new Aedes({
       concurrency: BROKER_CONCURRENCY,
-      // Device ids are up to 128 characters; MQTT 3.1's 23 is too tight for `{type}-{id}` client ids.
+      // Device ids are up to 128 characters; MQTT 3.1's 23 is too tight for `{type}/{id}` client ids.
       maxClientsIdLength: 256,
+      preConnect: (client, packet, done) => done(null, this.preConnect(client, packet)),
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => done(this.authorizePublish(client, packet)),
       authorizeSubscribe: (client, sub, done) => done(null, this.authorizeSubscribe(client, sub)),
@@ -211,6 +215,25 @@ export class EmbeddedBrokerTransport extends MqttTransport {
     });
   }
 
+  /**
+   * Before aedes looks at the CONNECT. aedes speaks MQTT 3.1 and 3.1.1 only
+   * and answers any other protocol level with CONNACK 1 ("unacceptable
+   * protocol version", MQTT-3.1.2-2); this says so in the log too, with the
+   * way out, since most device SDKs now default to MQTT 5 (issue #18).
+   */
+  private preConnect(client: Client, packet: ConnectPacket): boolean {
+    // mqtt-packet parses levels 3, 4 and 5 only; aedes then refuses 5.
+    if (packet.protocolVersion === 5) {
+      this.denials.log(
+        'protocol',
+        `Refused MQTT client ${packet.clientId || '(no id)'}: it speaks MQTT 5, the embedded broker MQTT 3.1 and 3.1.1 only. ` +
+          'Configure the device for MQTT 3.1.1, or set MQTT_URL to an MQTT 5 broker (Mosquitto, EMQX)',
+      );
+    }
+    if (packet.clientId === '') this.assignedIds.add(client);
+    return true;
+  }
+
   private authenticate(
     client: Client,
     username: string | undefined,
@@ -230,6 +253,16 @@ export class EmbeddedBrokerTransport extends MqttTransport {
         if (identity === undefined || identity.kind === 'anonymous') {
           this.denials.log('credentials', `Refused MQTT client ${client.id}: bad username or password for ${username}`);
           return done(refusal('Bad username or password', BAD_USERNAME_OR_PASSWORD), false);
+        }
+        if (!this.assignedIds.has(client) && !this.acl.ownsClientId(identity, client.id)) {
+          this.denials.log(
+            'client-id',
+            `Refused MQTT client ${client.id} (${describeWho(identity)}): its client id must be ${identity.username} (or empty), so that it cannot take over another client's session`,
+          );
+          return done(
+            refusal(`Identifier rejected: the client id must be ${identity.username}`, IDENTIFIER_REJECTED),
+            false,
+          );
         }
         this.identities.set(client, identity);
         let sessions = this.sessions.get(identity.username);

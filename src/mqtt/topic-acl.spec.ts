@@ -88,4 +88,14 @@ describe('TopicAcl', () => {
     expect(acl.canSubscribe(anonymous, '#')).toBe(true);
     for (const who of [anonymous, device, gateway]) expect(acl.canPublish(who, '$SYS/broker/x')).toBe(false);
   });
+
+  it('binds a client id to its identity: no client can take over the session of another', () => {
+    expect(acl.ownsClientId(device, 'weatherstation/ws-001')).toBe(true);
+    for (const other of ['weatherstation/ws-002', 'weatherstation/ws-0011', 'weatherstation', 'mqttjs_1a2b', 'site-a'])
+      expect(acl.ownsClientId(device, other)).toBe(false);
+    expect(acl.ownsClientId(gateway, 'site-a')).toBe(true);
+    expect(acl.ownsClientId(gateway, 'site-a/ws-001')).toBe(false);
+    expect(acl.ownsClientId(gateway, 'weatherstation/ws-001')).toBe(false);
+    expect(acl.ownsClientId(anonymous, 'anything')).toBe(true);
+  });
 });

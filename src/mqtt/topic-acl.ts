@@ -3,7 +3,8 @@
  * "MQTT (devices)"): a device publishes only under `{prefix}/{type}/{id}/…`
  * and subscribes only to its own `cmd`; a gateway publishes and subscribes
  * within its topic filters; an anonymous client (DEVICE_AUTH=off only) may do
- * anything but publish under `$`-topics.
+ * anything but publish under `$`-topics. A client with credentials connects
+ * only with its own client id (see `ownsClientId`).
  */
 export type MqttIdentity =
   | { kind: 'anonymous' }
@@ -72,6 +73,18 @@ export class TopicAcl {
       case 'gateway':
         return who.topics.some((pattern) => filterCovers(pattern, filter));
     }
+  }
+
+  /**
+   * A client id names an MQTT session, and a second connection with the same
+   * id ends the first and inherits its queued messages (MQTT-3.1.4-2). So a
+   * client with credentials may use only its username as its id
+   * (`{type}/{id}` for a device, the name for a gateway: names have no `/`,
+   * so no two identities share one), and no client can take over another's
+   * session (issue #18). Anonymous clients have no identity to bind to.
+   */
+  ownsClientId(who: MqttIdentity, clientId: string): boolean {
+    return who.kind === 'anonymous' || clientId === who.username;
   }
 
   commandTopic(deviceType: string, deviceId: string): string {
