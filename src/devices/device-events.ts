@@ -3,6 +3,8 @@ import type { NewEvent } from '../bus/device-event';
 /** Device statuses the service itself sets (bridge.md, "MQTT (devices)"). */
 export const ONLINE = 'online';
 export const OFFLINE = 'offline';
+/** Known (its credentials were minted) but never heard from yet (issue #13). */
+export const PROVISIONING = 'provisioning';
 
 interface Origin {
   deviceType: string;

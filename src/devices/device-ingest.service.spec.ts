@@ -188,6 +188,37 @@ describe('DeviceIngestService', () => {
     expect(s.registry.get('weatherstation', 'ws-001')?.status).toBe('maintenance');
   });
 
+  it('makes a device known as provisioning when its credentials are minted, and leaves a known one alone', async () => {
+    const s = await setup();
+    await s.ingest.provisioned('weatherstation', 'ws-010');
+    expect(s.registry.get('weatherstation', 'ws-010')?.status).toBe('provisioning');
+    await s.ingest.ingest([{ ...base, kind: 'data', samples: [{ values: { t: 1 } }] }]);
+    await s.ingest.provisioned('weatherstation', 'ws-001');
+    expect(s.registry.get('weatherstation', 'ws-001')?.status).toBe('online');
+    expect(s.events().map((e) => [e.device_id, e.event, e.data])).toEqual([
+      ['ws-010', 'status', { old_status: null, new_status: 'provisioning', reason: 'credentials_minted' }],
+      ['ws-001', 'data', { t: 1 }],
+    ]);
+    expect(s.events().every(isLocal)).toBe(true);
+  });
+
+  it('marks a device online when it connects, unless it reported a status of its own', async () => {
+    const s = await setup();
+    await s.ingest.provisioned('weatherstation', 'ws-010');
+    await s.ingest.connected('weatherstation', 'ws-010');
+    await s.ingest.connected('weatherstation', 'ws-011');
+    await s.ingest.connected('weatherstation', 'ws-011');
+    await s.ingest.ingest([statusMsg('maintenance')]);
+    await s.ingest.connected('weatherstation', 'ws-001');
+    expect(s.registry.get('weatherstation', 'ws-001')?.status).toBe('maintenance');
+    expect(s.events().map((e) => [e.device_id, e.data.old_status, e.data.new_status, e.data.reason])).toEqual([
+      ['ws-010', null, 'provisioning', 'credentials_minted'],
+      ['ws-010', 'provisioning', 'online', 'connected'],
+      ['ws-011', null, 'online', 'connected'],
+      ['ws-001', null, 'maintenance', undefined],
+    ]);
+  });
+
   it('publishes nothing for an empty call', async () => {
     const s = await setup();
     await s.ingest.ingest([]);

@@ -4,7 +4,7 @@ import { EventBusService } from '../bus/event-bus.service';
 import { isoTime } from '../common/iso-time';
 import { DeviceRegistryService } from './device-registry.service';
 import { DeviceWriterService } from './device-writer.service';
-import { OFFLINE, commandResponseEvent, dataEvent, statusEvent } from './device-events';
+import { OFFLINE, ONLINE, PROVISIONING, commandResponseEvent, dataEvent, statusEvent } from './device-events';
 import type { IngestMessage, StatusMessage } from './ingest-message';
 import { markLocal } from './local-events';
 
@@ -25,7 +25,30 @@ export class DeviceIngestService {
 
   /** Ingests the messages; resolves once their events are in the log. */
   async ingest(messages: readonly IngestMessage[]): Promise<void> {
-    await (await this.enqueue(messages)).written;
+    await (
+      await this.enqueue(messages)
+    ).written;
+  }
+
+  /**
+   * A device the bridge has never heard of becomes known, `provisioning`,
+   * when its credentials are minted, so that it can be commanded before it
+   * first publishes (issue #13). A known device keeps its status.
+   */
+  async provisioned(deviceType: string, deviceId: string): Promise<void> {
+    if (this.registry.get(deviceType, deviceId) !== undefined) return;
+    await this.ingest([serviceStatus(deviceType, deviceId, PROVISIONING, 'credentials_minted')]);
+  }
+
+  /**
+   * A device that connects to the embedded broker with its own credentials
+   * is `online`, unless it is known with a status of its own (`error`,
+   * `maintenance`, …), which only the device changes.
+   */
+  async connected(deviceType: string, deviceId: string): Promise<void> {
+    const status = this.registry.get(deviceType, deviceId)?.status;
+    if (status !== undefined && status !== OFFLINE && status !== PROVISIONING) return;
+    await this.ingest([serviceStatus(deviceType, deviceId, ONLINE, 'connected')]);
   }
 
   /**
@@ -82,6 +105,11 @@ export class DeviceIngestService {
     if (!this.writer.hasRoom()) await this.writer.room();
     return this.bus.enqueue(events);
   }
+}
+
+/** A status the service sets for a device, with the reason in the event's data. */
+function serviceStatus(deviceType: string, deviceId: string, status: string, reason: string): StatusMessage {
+  return { kind: 'status', deviceType, deviceId, receivedAt: Date.now(), status, extra: { reason } };
 }
 
 function statusDetails(m: StatusMessage): Record<string, unknown> {

@@ -119,6 +119,17 @@ describe('DeviceRegistryService', () => {
     });
   });
 
+  it('never marks a provisioning device offline for its silence: it is waited for', async () => {
+    let published: NewEvent[][];
+    ({ registry, published } = await makeRegistry());
+    registry.record(status('ws', 'new', 'provisioning'));
+    registry.record(status('ws', 'up', 'online'));
+    jest.advanceTimersByTime(60_000);
+    expect(registry.get('ws', 'new')?.status).toBe('provisioning');
+    expect(registry.get('ws', 'up')?.status).toBe('offline');
+    expect(published.flat().map((e) => e.device_id)).toEqual(['up']);
+  });
+
   it('marks a device offline after 2.5 heartbeats of silence, with one status event', async () => {
     let published: NewEvent[][];
     ({ registry, published } = await makeRegistry());

@@ -6,7 +6,7 @@ import { EventBusService } from '../bus/event-bus.service';
 import { ClusterLeaseService } from '../cluster/cluster-lease.service';
 import { DeviceTypes } from '../config/device-types';
 import type { Device } from './device.entity';
-import { OFFLINE, ONLINE, statusEvent } from './device-events';
+import { OFFLINE, ONLINE, PROVISIONING, statusEvent } from './device-events';
 import { isoTime } from '../common/iso-time';
 import { DevicesRepository } from './devices.repository';
 import type { IngestMessage } from './ingest-message';
@@ -65,7 +65,7 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
     stored.sort((a, b) => a.lastSeen - b.lastSeen);
     for (const device of stored) {
       this.devices.set(keyOf(device.deviceType, device.deviceId), device);
-      if (device.status !== OFFLINE) this.watch(device);
+      if (awaitsSilence(device)) this.watch(device);
     }
     this.subscription = this.bus.batches$.subscribe((batch) => {
       for (const event of batch) if (!isLocal(event)) this.apply(event);
@@ -181,10 +181,10 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
     }
   }
 
-  /** Offline devices wait to be heard; the others are watched for silence. */
+  /** Offline and provisioning devices wait to be heard; the others are watched for silence. */
   private settle(device: Device): void {
-    if (device.status === OFFLINE) this.unwatch(device);
-    else this.watch(device);
+    if (awaitsSilence(device)) this.watch(device);
+    else this.unwatch(device);
   }
 
   private watch(device: Device): void {
@@ -255,6 +255,15 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
     this.sweepTimer = setTimeout(() => this.sweep(), Math.max(at - Date.now(), MIN_SWEEP_GAP_MS));
     this.sweepTimer.unref();
   }
+}
+
+/**
+ * Whether silence would make the device offline: not when it is offline
+ * already, nor when it is provisioning, which a device minted credentials
+ * for ahead of its installation may stay for weeks (issue #13).
+ */
+function awaitsSilence(device: Device): boolean {
+  return device.status !== OFFLINE && device.status !== PROVISIONING;
 }
 
 /** Whether ISO 8601 time `a` is after `b`; `toISOString()`'s own form compares as text, without parsing. */

@@ -183,7 +183,9 @@ export const DEVICE_PATHS: Record<string, PathItem> = {
         400: error('Invalid body, or a command or payload the device type does not declare (`invalid_command`).'),
         401: UNAUTHORIZED,
         403: error("The token lacks the `publish` permission or the device's `cmd` channel."),
-        404: NOT_FOUND('device'),
+        404: error(
+          '`unknown_device`: the bridge never heard of the device (it becomes known when its credentials are minted, when it connects to the embedded broker with them, or when it first publishes), or it is not visible to this token.',
+        ),
         503: error('The broker is unreachable, too many commands are waiting, or the service is stopping.'),
         504: {
           description: 'No answer within `timeout`.',

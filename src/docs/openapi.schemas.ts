@@ -103,9 +103,21 @@ export const SCHEMAS: Record<string, Schema> = {
     properties: {
       device_type: { type: 'string' },
       device_id: { type: 'string' },
-      status: { type: 'string', enum: ['online', 'offline', 'error', 'maintenance', 'low_battery', 'provisioning'] },
-      first_seen: timestamp,
-      last_seen: timestamp,
+      status: {
+        type: 'string',
+        enum: ['online', 'offline', 'error', 'maintenance', 'low_battery', 'provisioning'],
+        description:
+          'As the device last reported it, or as the service set it: `provisioning` once its credentials are minted and until it is first heard (never marked offline for silence), `online` when it connects to the embedded broker with them or publishes again after being `offline`, `offline` after 2.5 heartbeats of silence.',
+      },
+      first_seen: {
+        ...timestamp,
+        description: 'When the bridge first knew of the device (first message, connection or credentials).',
+      },
+      last_seen: {
+        ...timestamp,
+        description:
+          'The last message or connection from the device (for a provisioned one, when its credentials were minted).',
+      },
       battery_level: nullable('number'),
       firmware_version: nullable('string'),
       latest_readings: {

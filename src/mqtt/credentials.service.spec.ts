@@ -1,4 +1,5 @@
 import type { AppConfig } from '../config/app-config';
+import type { DeviceIngestService } from '../devices/device-ingest.service';
 import type { CredentialsRepository } from './credentials.repository';
 import { CredentialsService } from './credentials.service';
 import type { MqttCredential } from './mqtt-credential.entity';
@@ -17,8 +18,25 @@ class MemoryRepository {
 
 const embedded = { mqtt: { url: undefined } } as unknown as AppConfig;
 
-async function service(repo = new MemoryRepository(), config = embedded): Promise<CredentialsService> {
-  const s = new CredentialsService(repo as unknown as CredentialsRepository, config);
+/** The devices the service said were provisioned, as `type/id`. */
+class ProvisionedDevices {
+  readonly names: string[] = [];
+  provisioned(deviceType: string, deviceId: string): Promise<void> {
+    this.names.push(`${deviceType}/${deviceId}`);
+    return Promise.resolve();
+  }
+}
+
+async function service(
+  repo = new MemoryRepository(),
+  config = embedded,
+  devices = new ProvisionedDevices(),
+): Promise<CredentialsService> {
+  const s = new CredentialsService(
+    repo as unknown as CredentialsRepository,
+    config,
+    devices as unknown as DeviceIngestService,
+  );
   await s.onModuleInit();
   return s;
 }
@@ -75,6 +93,14 @@ describe('CredentialsService', () => {
     expect(await creds.authenticate(second.username, Buffer.from(second.password))).toBeDefined();
   });
 
+  it('makes a device known (provisioning) when its credentials are minted, a gateway not', async () => {
+    const devices = new ProvisionedDevices();
+    const creds = await service(new MemoryRepository(), embedded, devices);
+    await creds.mintDevice('weatherstation', 'ws-010');
+    await creds.mintGateway('site-a', ['things/sensor/#']);
+    expect(devices.names).toEqual(['weatherstation/ws-010']);
+  });
+
   it('mints gateway credentials scoped to their topics', async () => {
     const creds = await service();
     const minted = await creds.mintGateway('site-a', ['things/sensor/#']);
@@ -95,10 +121,11 @@ describe('CredentialsService', () => {
     });
   });
 
-  it('refuses to mint when an external broker is used', async () => {
-    const creds = await service(new MemoryRepository(), {
-      mqtt: { url: 'mqtt://127.0.0.1:1883' },
-    } as unknown as AppConfig);
+  it('refuses to mint when an external broker is used, and provisions nothing', async () => {
+    const devices = new ProvisionedDevices();
+    const external = { mqtt: { url: 'mqtt://127.0.0.1:1883' } } as unknown as AppConfig;
+    const creds = await service(new MemoryRepository(), external, devices);
     await expect(creds.mintDevice('a', 'b')).rejects.toMatchObject({ code: 'embedded_broker_only', status: 409 });
+    expect(devices.names).toEqual([]);
   });
 });

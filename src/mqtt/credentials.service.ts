@@ -4,6 +4,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
 import { DomainError } from '../common/domain-error';
+import { DeviceIngestService } from '../devices/device-ingest.service';
 import { CredentialsRepository } from './credentials.repository';
 import type { MqttCredential } from './mqtt-credential.entity';
 import { generatePassword, hashPassword, verifyPassword } from './password-hash';
@@ -43,6 +44,7 @@ export class CredentialsService implements OnModuleInit {
   constructor(
     private readonly repository: CredentialsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly devices: DeviceIngestService,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -51,15 +53,20 @@ export class CredentialsService implements OnModuleInit {
     if (this.known.size > 0) this.logger.log(`${this.known.size} MQTT credentials loaded`);
   }
 
-  /** Mints (or rotates: the old password stops working at once) a device's credentials. */
-  mintDevice(deviceType: string, deviceId: string): Promise<MintedCredentials> {
-    return this.mint({
+  /**
+   * Mints (or rotates: the old password stops working at once) a device's
+   * credentials; a device the bridge has not heard of becomes known as `provisioning`.
+   */
+  async mintDevice(deviceType: string, deviceId: string): Promise<MintedCredentials> {
+    const minted = await this.mint({
       username: `${deviceType}/${deviceId}`,
       kind: 'device',
       deviceType,
       deviceId,
       topics: null,
     });
+    await this.devices.provisioned(deviceType, deviceId);
+    return minted;
   }
 
   /** Mints (or rotates, with new topics) a gateway's credentials scoped to MQTT topic filters. */

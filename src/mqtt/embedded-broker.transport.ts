@@ -55,6 +55,7 @@ export class EmbeddedBrokerTransport extends MqttTransport {
   private readonly identities = new WeakMap<Client, MqttIdentity>();
   /** Clients that sent an empty client id: aedes gave them a fresh random one, which is theirs. */
   private readonly assignedIds = new WeakSet<Client>();
+  private readonly connectListeners: ((deviceType: string, deviceId: string) => void)[] = [];
   /** Live sessions by username, so a rotated password ends them. */
   private readonly sessions = new Map<string, Set<Client>>();
   private broker: Aedes | undefined;
@@ -106,6 +107,10 @@ export class EmbeddedBrokerTransport extends MqttTransport {
       if (client) this.accepted.handOn(client);
     });
     broker.on('clientDisconnect', (client) => this.accepted.gone(client));
+    broker.on('clientReady', (client) => {
+      const who = this.identities.get(client);
+      if (who?.kind === 'device') for (const listener of this.connectListeners) listener(who.deviceType, who.deviceId);
+    });
     await new Promise<void>((resolve) => broker.subscribe(`${this.config.mqtt.topicPrefix}/#`, deliver, resolve));
 
     try {
@@ -139,6 +144,11 @@ export class EmbeddedBrokerTransport extends MqttTransport {
       dup: false,
     };
     return new Promise((resolve, reject) => broker.publish(packet, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Devices connecting with their own credentials; a gateway or an anonymous client is no one device. */
+  override onDeviceConnect(listener: (deviceType: string, deviceId: string) => void): void {
+    this.connectListeners.push(listener);
   }
 
   describe(): { tcp?: string; websocket?: string } {

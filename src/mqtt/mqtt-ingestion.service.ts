@@ -44,6 +44,11 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    this.transport.onDeviceConnect((deviceType, deviceId) => {
+      this.devices
+        .connected(deviceType, deviceId)
+        .catch((err: unknown) => this.logger.error(`Marking ${deviceType}/${deviceId} online failed: ${String(err)}`));
+    });
     await this.transport.start((message, done) => this.receive(message, done));
   }
 

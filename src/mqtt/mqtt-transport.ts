@@ -17,6 +17,12 @@ export abstract class MqttTransport {
   abstract start(handler: (message: InboundMessage, done: () => void) => void): Promise<void>;
   /** Publishes to devices (commands). */
   abstract publish(topic: string, payload: string, qos: 0 | 1): Promise<void>;
+  /**
+   * Calls `listener` whenever a device connects with its own credentials, so
+   * that a device which has not published yet can be commanded (issue #13).
+   * Only the embedded broker sees connections; an external one does not say.
+   */
+  onDeviceConnect(_listener: (deviceType: string, deviceId: string) => void): void {}
   /** Whether the broker is reachable now (health). */
   abstract get connected(): boolean;
   /** Human-readable addresses devices connect to, for the start-up banner. */
