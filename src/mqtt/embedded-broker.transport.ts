@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import { Logger } from '@nestjs/common';
 import type { HttpAdapterHost } from '@nestjs/core';
 import { Aedes } from 'aedes';
-import type { AedesPublishPacket, AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes';
+import type { AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { AppConfig } from '../config/app-config';
 import { DomainError } from '../common/domain-error';
@@ -13,7 +13,7 @@ import type { UpgradeRouter } from '../common/upgrade-router';
 import type { CredentialsService } from './credentials.service';
 import type { InboundMessage } from './mqtt-transport';
 import { MqttTransport } from './mqtt-transport';
-import { AcceptedMessages } from './accepted-messages';
+import { CommitAcks } from './commit-acks';
 import { InFlightWindow } from './in-flight-window';
 import { RateLimitedLog } from './rate-limited-log';
 import type { MqttIdentity } from './topic-acl';
@@ -25,28 +25,35 @@ import { TopicAcl } from './topic-acl';
  */
 const BROKER_CONCURRENCY = 1000;
 /**
- * Messages handed to ingestion and not yet logged, at most (InFlightWindow):
- * aedes reads a client's next packets once ingestion hands the previous ones
- * back, which it does at once while fewer than this many wait for the log.
- * aedes acknowledges QoS 1 on acceptance either way (see AcceptedMessages).
+ * QoS 0 messages handed to ingestion and not yet logged, at most
+ * (InFlightWindow): aedes reads a client's next packets once ingestion hands
+ * the previous ones back, which it does at once for QoS 0 while fewer than
+ * this many wait for the log. QoS 1 and 2 wait for their commit (CommitAcks).
  */
 const MAX_IN_FLIGHT = 10_000;
 /** CONNACK return codes of MQTT 3.1.1. */
 const IDENTIFIER_REJECTED = 2;
 const BAD_USERNAME_OR_PASSWORD = 4;
 const NOT_AUTHORIZED = 5;
-/** Longest wait at shutdown for accepted messages to reach the log. */
+/** Longest wait at shutdown for received messages to be committed and acknowledged. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
-type Deliver = (packet: AedesPublishPacket, done: () => void) => void;
+/** The part of aedes' persistence that knows QoS 2 messages awaiting PUBREL. */
+interface IncomingStore {
+  incomingGetPacket(client: Client, packet: PublishPacket): Promise<unknown>;
+}
+
+type Ingest = (message: InboundMessage, done: () => void) => void;
 
 /**
  * The embedded broker (aedes: MQTT 3.1 and 3.1.1, not 5) when `MQTT_URL`
  * is unset: TCP on `MQTT_PORT`, MQTT over WebSocket at `/mqtt` on the HTTP
  * port, per-device and gateway credentials with the topic ACL and client ids
- * bound to them, and the bridge's own ingestion subscribed in-process (no
- * socket). aedes acknowledges a QoS 1 message when it accepts it; `stop`
- * makes sure every accepted message is logged before the broker goes.
+ * bound to them, and the bridge's own ingestion taking each client message
+ * as the broker authorises it (no socket, no subscription). A QoS 1 message
+ * is acknowledged only once its event is committed (issue #11): aedes gets
+ * it as QoS 0, so it writes no PUBACK and reads on, and the PUBACK is
+ * written here at the commit (see docs/architecture.md).
  */
 export class EmbeddedBrokerTransport extends MqttTransport {
   private readonly logger = new Logger('MqttBroker');
@@ -61,8 +68,10 @@ export class EmbeddedBrokerTransport extends MqttTransport {
   private broker: Aedes | undefined;
   private tcp: Server | undefined;
   private wss: WebSocketServer | undefined;
-  private readonly accepted = new AcceptedMessages<Client>();
+  /** QoS 1 and 2 messages handed to ingestion whose acknowledgement waits for the log. */
+  private readonly acks = new CommitAcks<object>();
   private readonly window = new InFlightWindow(MAX_IN_FLIGHT);
+  private ingest: Ingest | undefined;
   /** Set once stop() begins: no client message is accepted (or acknowledged) any more. */
   private draining = false;
   private tcpAddress: AddressInfo | undefined;
@@ -89,29 +98,18 @@ export class EmbeddedBrokerTransport extends MqttTransport {
       maxClientsIdLength: 256,
       preConnect: (client, packet, done) => done(null, this.preConnect(client, packet)),
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
-      authorizePublish: (client, packet, done) => done(this.authorizePublish(client, packet)),
+      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => done(null, this.authorizeSubscribe(client, sub)),
     });
     broker.on('clientError', (client, err) => this.logger.debug(`Client ${client.id}: ${err.message}`));
     broker.on('connectionError', (_client, err) => this.logger.debug(`Connection: ${err.message}`));
     await broker.listen();
     this.broker = broker;
-
-    const deliver: Deliver = (packet, done) => {
-      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-      handler({ topic: packet.topic, payload }, this.window.enter());
-      this.window.proceed(done);
-    };
-    // Fired once every subscriber, ingestion included, has a client's message: see AcceptedMessages.
-    broker.on('publish', (_packet, client) => {
-      if (client) this.accepted.handOn(client);
-    });
-    broker.on('clientDisconnect', (client) => this.accepted.gone(client));
+    this.ingest = handler;
     broker.on('clientReady', (client) => {
       const who = this.identities.get(client);
       if (who?.kind === 'device') for (const listener of this.connectListeners) listener(who.deviceType, who.deviceId);
     });
-    await new Promise<void>((resolve) => broker.subscribe(`${this.config.mqtt.topicPrefix}/#`, deliver, resolve));
 
     try {
       this.tcpAddress = await this.listenTcp(broker);
@@ -164,11 +162,11 @@ export class EmbeddedBrokerTransport extends MqttTransport {
   }
 
   /**
-   * Stops without dropping a message a client was told had arrived: no new
-   * connections, then no new messages (the last wills of the sessions ended
-   * below included), then every accepted message reaches the log, and only
-   * then does the broker close. Unsubscribing ingestion first, or closing
-   * at once, would drop acknowledged messages (see AcceptedMessages).
+   * Stops without leaving a sender in doubt: no new connections, then no new
+   * messages (refused before their PUBACK, so their senders send them again
+   * to the next broker), then the messages being committed are acknowledged,
+   * and only then does the broker close. A message whose commit does not come
+   * in time is not acknowledged either: its sender keeps it.
    */
   async stop(): Promise<void> {
     const broker = this.broker;
@@ -179,8 +177,10 @@ export class EmbeddedBrokerTransport extends MqttTransport {
     this.draining = true;
     // Every message in the window is ingestion's already; what aedes still holds is refused now.
     this.window.releaseAll();
-    if (!(await this.accepted.settled(DRAIN_TIMEOUT_MS))) {
-      this.logger.warn(`${this.accepted.pending} accepted MQTT messages never reached ingestion (their senders left)`);
+    if (!(await this.acks.settled(DRAIN_TIMEOUT_MS))) {
+      this.logger.warn(
+        `${this.acks.pending} MQTT messages were not committed in time and were not acknowledged: their senders will send them again`,
+      );
     }
     await new Promise<void>((resolve) => broker.close(resolve));
     await tcpClosed;
@@ -294,21 +294,68 @@ export class EmbeddedBrokerTransport extends MqttTransport {
    * acknowledge and drop, or close the connection (MQTT-3.3.5-2). Closing makes
    * a device publishing where it must not see it at once.
    */
-  private authorizePublish(client: Client | null, packet: PublishPacket): Error | null {
-    // Last wills of sessions from before a restart have no client: they were authorised when given.
-    if (client === null) return null;
+  private authorizePublish(client: Client | null, packet: PublishPacket, done: (error: Error | null) => void): void {
+    // Without a client: the bridge's own commands, and wills of sessions the broker kept; never device input.
+    if (client === null) return done(null);
     // Refused before its PUBACK, so the sender keeps it and sends it again to the next broker.
-    if (this.draining) return new Error('the broker is shutting down');
+    if (this.draining) return done(new Error('the broker is shutting down'));
     const who = this.identities.get(client) ?? { kind: 'anonymous' };
-    if (this.acl.canPublish(who, packet.topic)) {
-      this.accepted.accept(client);
-      return null;
+    if (!this.acl.canPublish(who, packet.topic)) {
+      this.denials.log(
+        'publish',
+        `Closed MQTT client ${client.id} (${describeWho(who)}): publishing on ${packet.topic} is not allowed`,
+      );
+      return done(new Error(`publishing on ${packet.topic} is not allowed`));
     }
-    this.denials.log(
-      'publish',
-      `Closed MQTT client ${client.id} (${describeWho(who)}): publishing on ${packet.topic} is not allowed`,
-    );
-    return new Error(`publishing on ${packet.topic} is not allowed`);
+    const ingest = this.ingest;
+    if (ingest === undefined || !packet.topic.startsWith(`${this.config.mqtt.topicPrefix}/`)) return done(null);
+    const message = {
+      topic: packet.topic,
+      payload: typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload,
+    };
+    if (packet.qos === 0) {
+      // Fire and forget: nothing is promised, so the reader goes on while the window has room.
+      ingest(message, this.window.enter());
+      return this.window.proceed(() => done(null));
+    }
+    if (packet.qos === 1) {
+      // aedes writes a QoS 1 message's PUBACK as soon as this calls back, and takes the next packet only
+      // after that. So it gets the message as QoS 0 (no PUBACK; subscribers other than the bridge get it at
+      // QoS 0), the reader goes on, and the PUBACK is written here once the event is committed.
+      const messageId = packet.messageId ?? 0;
+      packet.qos = 0;
+      const key = {};
+      const committed = this.acks.hold(key);
+      this.acks.defer(key, () => writePuback(client, messageId));
+      const out = this.window.enter();
+      ingest(message, () => {
+        out();
+        committed();
+      });
+      return this.window.proceed(() => done(null));
+    }
+    if (packet.dup) {
+      // A QoS 2 message sent again before its PUBREL: aedes answers it from its store if it has it.
+      // (aedes' persistence is public at run time; its typings leave it out.)
+      const store = (this.broker as unknown as { persistence: IncomingStore }).persistence;
+      void store.incomingGetPacket(client, packet).then(
+        () => done(null),
+        () => this.ingestAcknowledged(ingest, message, done),
+      );
+      return;
+    }
+    this.ingestAcknowledged(ingest, message, done);
+  }
+
+  /**
+   * QoS 2: calls `done` (aedes then stores the message and writes the PUBREC)
+   * once its event is committed; this connection's reader waits meanwhile.
+   */
+  private ingestAcknowledged(ingest: Ingest, message: InboundMessage, done: (error: Error | null) => void): void {
+    const key = {};
+    const committed = this.acks.hold(key);
+    this.acks.defer(key, () => done(null));
+    ingest(message, committed);
   }
 
   /** A refused subscription is answered with SUBACK 0x80 (failure); the connection stays. */
@@ -329,6 +376,12 @@ export class EmbeddedBrokerTransport extends MqttTransport {
     for (const client of sessions) client.close();
     this.sessions.delete(username);
   }
+}
+
+/** PUBACK (MQTT 3.1.1 3.4): on the connection the message came by, if it is still there. */
+function writePuback(client: Client, messageId: number): void {
+  if (!client.connected || client.conn.destroyed) return; // the sender sends it again on its next connection
+  client.conn.write(Buffer.from([0x40, 0x02, messageId >> 8, messageId & 0xff]));
 }
 
 function refusal(message: string, returnCode: number): AuthenticateError {

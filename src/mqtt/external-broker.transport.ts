@@ -6,6 +6,7 @@ import type { IClientOptions, MqttClient, Packet } from 'mqtt';
 import { connect } from 'mqtt';
 import type { AppConfig } from '../config/app-config';
 import type { MetricsService } from '../observability/metrics.service';
+import { CommitAcks } from './commit-acks';
 import type { InboundMessage } from './mqtt-transport';
 import { InFlightWindow } from './in-flight-window';
 import { MqttTransport } from './mqtt-transport';
@@ -13,13 +14,17 @@ import { RateLimitedLog } from './rate-limited-log';
 import { ReconnectBackoff } from './reconnect-backoff';
 
 /**
- * Messages handed to ingestion and not yet logged, at most (InFlightWindow).
- * MQTT.js acknowledges a QoS 1 message when its handler hands it back, so
- * this also bounds what a SIGKILL can lose (docs/architecture.md).
+ * Messages handed to ingestion and not yet logged, at most (InFlightWindow);
+ * also the Receive Maximum asked of an MQTT 5 broker: how many QoS 1
+ * messages it may send before the bridge acknowledges one.
  */
 const MAX_IN_FLIGHT = 2000;
+/** Longest wait at shutdown for received messages to be committed and acknowledged. */
+const DRAIN_TIMEOUT_MS = 10_000;
 /** Session kept by the broker while a lone bridge reconnects (MQTT 5 session expiry, seconds). */
 const SESSION_EXPIRY_SEC = 3600;
+type SendPacket = (packet: Packet & { messageId?: number }, cb?: (error?: Error) => void, ...rest: unknown[]) => void;
+
 /** CONNACK codes meaning "this broker does not speak MQTT 5": fall back to 3.1.1. */
 const UNSUPPORTED_PROTOCOL = new Set([1, 132]);
 
@@ -33,6 +38,12 @@ const UNSUPPORTED_PROTOCOL = new Set([1, 132]);
  * it subscribes to `$share/{group}/{prefix}/#` on a clean session: while one
  * instance is away the broker hands its share to the others, and a killed
  * instance leaves no queue behind to strand messages in.
+ *
+ * Acknowledgements (issue #11): a QoS 1 message is acknowledged to the broker
+ * only once its event is committed. MQTT.js writes the PUBACK as soon as
+ * `handleMessage` calls back and reads the next packet only after that, so
+ * `handleMessage` calls back at once (while the InFlightWindow has room) and
+ * the PUBACK is held by CommitAcks until the commit.
  */
 export class ExternalBrokerTransport extends MqttTransport {
   private readonly logger = new Logger('MqttClient');
@@ -45,6 +56,8 @@ export class ExternalBrokerTransport extends MqttTransport {
   private readonly window = new InFlightWindow(MAX_IN_FLIGHT);
   private disconnects = 0;
   private subscribed = false;
+  /** The current connection's acknowledgements waiting for the log. */
+  private acks = new CommitAcks();
 
   constructor(
     private readonly config: AppConfig,
@@ -90,7 +103,31 @@ export class ExternalBrokerTransport extends MqttTransport {
     const client = this.client;
     this.client = undefined;
     this.window.releaseAll();
+    if (!(await this.acks.settled(DRAIN_TIMEOUT_MS))) {
+      this.logger.warn(
+        `${this.acks.pending} MQTT messages were not committed in time and were not acknowledged: the broker will send them again`,
+      );
+    }
     if (client) await client.endAsync();
+  }
+
+  /**
+   * Makes the client's PUBACKs wait for CommitAcks. MQTT.js has no public way
+   * to acknowledge later than `handleMessage` (MQTT.js issues #209, #691), so
+   * its one internal send path is wrapped; the pinned major version is tested
+   * by the external-broker suite.
+   */
+  private holdAcknowledgements(client: MqttClient): void {
+    const internal = client as unknown as { _sendPacket: SendPacket };
+    const send = internal._sendPacket.bind(client);
+    internal._sendPacket = (packet, cb, ...rest) => {
+      const acks = this.acks;
+      if (packet.cmd === 'puback' && typeof packet.messageId === 'number') {
+        // Sent on this connection once committed (or never, if the connection goes first).
+        if (acks.defer(packet.messageId, () => client.connected && send(packet))) return cb?.();
+      }
+      return send(packet, cb, ...rest);
+    };
   }
 
   /**
@@ -118,10 +155,14 @@ export class ExternalBrokerTransport extends MqttTransport {
       resubscribe: false,
       username: this.config.mqtt.username,
       password: this.config.mqtt.password,
-      properties: this.protocolVersion === 5 && !shared ? { sessionExpiryInterval: SESSION_EXPIRY_SEC } : undefined,
+      properties:
+        this.protocolVersion === 5
+          ? { receiveMaximum: MAX_IN_FLIGHT, ...(shared ? {} : { sessionExpiryInterval: SESSION_EXPIRY_SEC }) }
+          : undefined,
     };
     const client = connect(this.config.mqtt.url ?? '', options);
     this.client = client;
+    this.holdAcknowledgements(client);
     let startedOnce = false;
     const markStarted = (): void => {
       if (!startedOnce) {
@@ -133,13 +174,21 @@ export class ExternalBrokerTransport extends MqttTransport {
     client.handleMessage = (packet: Packet, callback: (error?: Error) => void): void => {
       if (packet.cmd !== 'publish') return callback();
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-      handler({ topic: packet.topic, payload }, this.window.enter());
+      const out = this.window.enter();
+      // The subscription is QoS 1: what the broker sends is QoS 0 or 1.
+      const committed = packet.qos > 0 && packet.messageId !== undefined ? this.acks.hold(packet.messageId) : undefined;
+      handler({ topic: packet.topic, payload }, () => {
+        out();
+        committed?.();
+      });
       this.window.proceed(() => callback());
     };
 
     let wasConnected = false;
     client.on('connect', () => {
       wasConnected = true;
+      this.acks.close();
+      this.acks = new CommitAcks();
       this.subscribed = false;
       this.backoff.reset();
       this.logger.log(
@@ -168,6 +217,11 @@ export class ExternalBrokerTransport extends MqttTransport {
     });
     client.on('close', () => {
       this.subscribed = false;
+      // Unacknowledged messages are the broker's again: it sends them on the next connection (persistent
+      // session) or to another member of the share group.
+      const dropped = this.acks.close();
+      if (dropped > 0)
+        this.logger.warn(`${dropped} received MQTT messages were not acknowledged before the connection closed`);
       if (this.stopped || this.client !== client) return;
       if (client.disconnecting) return;
       const delay = this.backoff.schedule(() => {
