@@ -38,7 +38,7 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
     private readonly metrics: MetricsService,
   ) {
     this.router = new MqttRouter(
-      { topicPrefix: config.mqtt.topicPrefix, maxMessageSize: config.maxMessageSize },
+      { topicPrefix: config.mqtt.topicPrefix, maxMessageSize: config.maxMessageSize, json: config.json },
       types,
     );
   }
