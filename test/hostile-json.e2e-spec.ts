@@ -78,6 +78,25 @@ describe('hostile JSON at every entry point', () => {
     });
   });
 
+  // Issue #18, item 5: these were acknowledged, then dropped with a TypeError, uncounted.
+  it('takes readings named constructor, toString, valueOf and __proto__ like any others', async () => {
+    const payload = '{"constructor": 1, "toString": 2, "valueOf": 3, "__proto__": 4}';
+    const expected = JSON.parse(payload) as Record<string, unknown>;
+    await device.publishAsync(`${prefix}/meter/m-names/data`, payload, { qos: 1 });
+    const event = await waitFor(
+      () => watcher.events().find((e) => e.device_id === 'm-names'),
+      'the event on the WebSocket',
+    );
+    expect(event.data).toEqual(expected);
+    expect(Object.keys(event.data)).toEqual(['constructor', 'toString', 'valueOf', '__proto__']);
+    const view = (await (
+      await fetch(`${app.url}/api/devices/meter/m-names`, { headers: { Authorization: `Bearer ${app.clientToken}` } })
+    ).json()) as { latest_readings: Record<string, { value: unknown }> };
+    expect(Object.entries(view.latest_readings).map(([name, r]) => [name, r.value])).toEqual(Object.entries(expected));
+    expect((await rejects('ingest_failed')).counts.ingest_failed).toBe(0);
+    await stillServed();
+  });
+
   describe('HTTP bodies', () => {
     const post = (path: string, body: string): Promise<Response> =>
       fetch(`${app.url}${path}`, {

@@ -126,6 +126,22 @@ describe('MqttRouter', () => {
       });
     });
 
+    // Issue #18, item 5: such names were acknowledged, then dropped with a TypeError in the registry.
+    it('takes readings named like Object.prototype members in every shape', () => {
+      const names = ['constructor', 'toString', 'valueOf', '__proto__'];
+      const flat = `{${names.map((n, i) => `"${n}": ${i}`).join(', ')}}`;
+      const expected = JSON.parse(flat) as Record<string, unknown>;
+      const stamped = `{"timestamp": "2025-01-15T12:00:00Z", ${flat.slice(1)}`;
+      const list = `{"readings": [${names.map((n, i) => `{"type": "${n}", "value": ${i}}`).join(', ')}]}`;
+      for (const payload of [flat, stamped, list, `{"readings": [${flat}]}`]) {
+        const result = route(open, 'things/weatherstation/ws-001/data', Buffer.from(payload));
+        const { samples } = (result as { message: { samples: { values: Record<string, unknown> }[] } }).message;
+        expect(samples).toHaveLength(1);
+        expect(Object.keys(samples[0].values)).toEqual(names);
+        expect(JSON.parse(JSON.stringify(samples[0].values))).toEqual(expected);
+      }
+    });
+
     it('validates readings against a declared type: wrong types, out of range, undeclared readings', () => {
       expect(route(declared, 'things/weatherstation/ws-001/data', { temperature: 900 })).toEqual({
         kind: 'rejected',

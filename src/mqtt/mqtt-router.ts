@@ -16,6 +16,8 @@ export const REJECT_REASONS = [
   'not_object',
   'undeclared_type',
   'schema_violation',
+  /** Valid, yet the bridge failed to turn it into events: a bug, its stack in the detail. */
+  'ingest_failed',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
