@@ -5,6 +5,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
 import { DomainErrorFilter } from './common/domain-error.filter';
+import { jsonTextProblem } from './common/json-limits';
 import { UpgradeRouter } from './common/upgrade-router';
 import type { AppConfig } from './config/app-config';
 import { JsonLogger } from './observability/json-logger';
@@ -32,7 +33,13 @@ export async function startApp(config: AppConfig): Promise<RunningApp> {
   });
   // A request id on every response and every log line of the request (debug: no line per request at info).
   app.use(requestContext());
-  app.useBodyParser('json', { limit: config.maxMessageSize });
+  // Depth and keys are checked on the raw body before it is parsed (issue #18), a 400 naming the limit.
+  // Nest's types leave out body-parser's `verify` (its own `rawBody` option sets one); without `rawBody` it passes ours on.
+  const verify = (_req: unknown, _res: unknown, body: Buffer): void => {
+    const problem = jsonTextProblem(body, config.json);
+    if (problem !== undefined) throw problem;
+  };
+  app.useBodyParser('json', { limit: config.maxMessageSize, verify } as { limit: number });
   app.use(rejoinRequestContext());
   app.useGlobalFilters(new DomainErrorFilter());
   const server = app.getHttpServer();

@@ -176,6 +176,23 @@ describe('signalling with raw WebSocket clients', () => {
       await othersStillServed('after-oversize');
     });
 
+    // Issue #18, item 7a: within the envelope allowance the size check still comes before every other one.
+    it.each([
+      ['no type', { channel: 'news', data: 'z'.repeat(66_000), requestId: 'untyped' }],
+      ['an unknown type', { type: 'shout', channel: 'news', data: 'z'.repeat(66_000), requestId: 'unknown' }],
+      ['no data to measure', { type: 'subscribe', channel: 'news', pad: 'z'.repeat(66_000), requestId: 'sub' }],
+    ])('closes with 1009, not an error frame, on a frame over maxMessageSize with %s', async (_what, frame) => {
+      const c = await connect('oversize-odd');
+      await c.frames.next((f) => f.type === 'welcome', 'welcome');
+      const text = JSON.stringify(frame);
+      expect(text.length).toBeGreaterThan(65_537);
+      expect(text.length).toBeLessThan(65_536 + 2048);
+      c.send(text);
+      expect(await within(c.closed, 'close')).toMatchObject({ code: 1009 });
+      expect(c.frames.items.filter((f) => f.type === 'error')).toEqual([]);
+      await othersStillServed(`after-${String(frame.requestId)}`);
+    });
+
     it('measures data, not the envelope, as the SDK does', async () => {
       const c = await connect('edge');
       const exact = 'y'.repeat(65536 - 2);

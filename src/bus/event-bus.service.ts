@@ -42,6 +42,7 @@ export interface EventPage {
 interface Pending {
   events: readonly NewEvent[];
   done: (positioned: DeviceEvent[]) => void;
+  fail: (err: Error) => void;
 }
 
 /**
@@ -162,8 +163,8 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
    */
   async enqueue(events: readonly NewEvent[]): Promise<{ written: Promise<DeviceEvent[]> }> {
     while (this.queued >= MAX_PENDING) await new Promise<void>((resolve) => this.waiters.push(resolve));
-    const written = new Promise<DeviceEvent[]>((done) => {
-      this.queue.push({ events, done });
+    const written = new Promise<DeviceEvent[]>((done, fail) => {
+      this.queue.push({ events, done, fail });
       this.queued += events.length;
       this.flushing ??= this.flushLoop();
     });
@@ -335,6 +336,8 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
       try {
         positioned = await this.log.append(batch);
       } catch (err) {
+        // One event that cannot be written must not hold the rest back forever (issue #18).
+        if (this.dropUnwritable(taken, err)) continue;
         // Keep the batch and its order; publishers wait (bounded) until the log is back.
         this.queue.unshift(...taken);
         this.stats.writeErrors++;
@@ -369,6 +372,34 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
     this.flushing = undefined;
   }
 
+  /**
+   * After a failed write: when the error is one JSON.stringify throws (a
+   * value too deep, a cycle, a BigInt) rather than a database's, finds the
+   * events that cannot be serialised, drops them, and queues the rest again
+   * in order. A publisher whose events are all dropped gets the error; the
+   * others are answered for the events kept. Entry points bound what comes
+   * in (json-limits.ts): this is the second line, for bugs. True when
+   * something was dropped.
+   */
+  private dropUnwritable(taken: Pending[], err: unknown): boolean {
+    if (!(err instanceof RangeError || err instanceof TypeError)) return false;
+    let dropped = 0;
+    const kept: Pending[] = [];
+    for (const p of taken) {
+      const events = p.events.filter(serialisable);
+      dropped += p.events.length - events.length;
+      if (events.length === 0) p.fail(err);
+      else kept.push(events.length === p.events.length ? p : { ...p, events });
+    }
+    if (dropped === 0) return false;
+    this.queued -= dropped;
+    this.stats.writeErrors++;
+    this.logger.error(`Dropped ${dropped} events that cannot be serialised for the log: ${String(err)}`);
+    this.queue.unshift(...kept);
+    if (this.queued < MAX_PENDING) this.waiters.splice(0).forEach((wake) => wake());
+    return true;
+  }
+
   private async prune(): Promise<void> {
     if (!this.lease.isLeader) return;
     try {
@@ -377,5 +408,14 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
     } catch (err) {
       this.logger.warn(`Event log pruning failed: ${String(err)}`);
     }
+  }
+}
+
+function serialisable(event: NewEvent): boolean {
+  try {
+    JSON.stringify(event);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -12,9 +12,11 @@ import { DomainError, logUnexpected } from './domain-error';
 export class DomainErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('HTTP');
 
-  catch(exception: unknown, host: ArgumentsHost): void {
+  catch(thrown: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
     if (res.headersSent) return;
+    // Nest wraps errors from Express middleware (the body parser's `verify`: JSON limits) in an HttpException.
+    const exception = thrown instanceof HttpException && thrown.cause instanceof DomainError ? thrown.cause : thrown;
     if (exception instanceof DomainError) {
       res.status(exception.status).json({
         error: exception.code,

@@ -3,6 +3,8 @@
  * start-up by `loadConfig` from the environment (bridge.md, "Running"); nothing
  * else reads `process.env`.
  */
+import type { JsonLimits } from '../common/json-limits';
+
 export const APP_CONFIG = Symbol('APP_CONFIG');
 
 export type DatabaseConfig =
@@ -41,6 +43,8 @@ export interface AppConfig {
   };
   /** Bytes, for MQTT payloads and client frames. @default 65536 */
   maxMessageSize: number;
+  /** Nesting depth and keys per object of every JSON message from the wire (`MAX_JSON_DEPTH`, `MAX_JSON_KEYS`). */
+  json: JsonLimits;
   database: DatabaseConfig;
   /** Unset: in-process bus. */
   redisUrl?: string;

@@ -134,6 +134,28 @@ describe('DeviceTypes', () => {
         'command reboot is not declared for camera (it declares no commands)',
       ]);
     });
+
+    // Issue #18, item 5: names from the wire find nothing inherited from Object.prototype.
+    it.each(['constructor', 'toString', 'valueOf', '__proto__'])('knows %s for a name like any other', (name) => {
+      const values = JSON.parse(`{"${name}": 1}`) as Record<string, unknown>;
+      expect(types.validateReadings('weatherstation', values)).toEqual([
+        `${name}: not a declared reading of weatherstation`,
+      ]);
+      expect(types.validateCommand('weatherstation', name, {})).toEqual([
+        `command ${name} is not declared for weatherstation (declared: set_interval, reboot)`,
+      ]);
+      expect(types.validateCommand('weatherstation', 'reboot', values)).toEqual([
+        `${name}: not a field of command reboot`,
+      ]);
+      const declaring = DeviceTypes.parse(
+        `{"types": {"t": {"readings": {"${name}": {"type": "number"}}, "commands": {"${name}": {}}}}}`,
+      );
+      expect(declaring.validateReadings('t', values)).toEqual([]);
+      expect(declaring.validateReadings('t', JSON.parse(`{"${name}": "x"}`) as Record<string, unknown>)).toEqual([
+        `${name}: "x" is not a number`,
+      ]);
+      expect(declaring.validateCommand('t', name, {})).toEqual([]);
+    });
   });
 
   it('reads JSON, and accept_undeclared defaults to true when the file omits it', () => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Injectable } from '@nestjs/common';
 import { parseDocument } from 'yaml';
 import { DomainError } from '../common/domain-error';
+import { nameMap } from '../common/name-map';
 import { NAME_PATTERN } from '../common/validate';
 
 /**
@@ -161,10 +162,11 @@ export class DeviceTypes {
     const given = payload as Record<string, unknown>;
     const problems: string[] = [];
     for (const [name, field] of Object.entries(declared.payload)) {
-      if (given[name] === undefined) {
+      const value = Object.hasOwn(given, name) ? given[name] : undefined;
+      if (value === undefined) {
         if (field.required !== false) problems.push(`${name}: required by command ${command}`);
       } else {
-        checkValue(name, given[name], field, problems);
+        checkValue(name, value, field, problems);
       }
     }
     for (const name of Object.keys(given)) {
@@ -254,12 +256,12 @@ function readType(at: string, raw: unknown, problems: string[]): DeviceTypeSpec 
     if (typeof h === 'number' && Number.isFinite(h) && h > 0) heartbeatIntervalSec = h;
     else problems.push(`${at}.heartbeat_interval: must be a positive number of seconds`);
   }
-  const readings: Record<string, ReadingSpec> = {};
+  const readings = nameMap<ReadingSpec>();
   for (const [name, field] of entries(`${at}.readings`, raw.readings, problems)) {
     const spec = readField(`${at}.readings.${name}`, field, false, problems);
     if (spec) readings[name] = spec;
   }
-  const commands: Record<string, CommandSpec> = {};
+  const commands = nameMap<CommandSpec>();
   for (const [name, command] of entries(`${at}.commands`, raw.commands, problems)) {
     const cat = `${at}.commands.${name}`;
     if (!isObject(command ?? {})) {
@@ -268,7 +270,7 @@ function readType(at: string, raw: unknown, problems: string[]): DeviceTypeSpec 
     }
     const c = (command ?? {}) as Json;
     unknownKeys(cat, c, ['payload'], problems);
-    const payload: CommandSpec['payload'] = {};
+    const payload: CommandSpec['payload'] = nameMap();
     for (const [field, value] of entries(`${cat}.payload`, c.payload, problems)) {
       const spec = readField(`${cat}.payload.${field}`, value, true, problems);
       if (spec) payload[field] = spec;

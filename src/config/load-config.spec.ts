@@ -15,6 +15,7 @@ describe('loadConfig', () => {
     expect(config.database).toEqual({ type: 'sqlite', path: join(dir, 'devicehub.sqlite') });
     expect(config.redisUrl).toBeUndefined();
     expect(config.maxMessageSize).toBe(65536);
+    expect(config.json).toEqual({ maxDepth: 32, maxKeys: 1000 });
     expect(config.sseKeepaliveIntervalSec).toBe(30);
     expect(config.eventRetentionMs).toBe(24 * 3600 * 1000);
     expect(config.auth.required).toBe(true);
@@ -54,6 +55,8 @@ describe('loadConfig', () => {
       AUTH: 'off',
       DEVICE_AUTH: 'off',
       MAX_MESSAGE_SIZE: '1024',
+      MAX_JSON_DEPTH: '8',
+      MAX_JSON_KEYS: '50',
       SSE_KEEPALIVE_INTERVAL: '5',
       EVENT_RETENTION: '7d',
       LOG_LEVEL: 'debug',
@@ -72,6 +75,7 @@ describe('loadConfig', () => {
     expect(config.redisUrl).toBe('redis://cache:6379');
     expect(config.auth.required).toBe(false);
     expect(config.maxMessageSize).toBe(1024);
+    expect(config.json).toEqual({ maxDepth: 8, maxKeys: 50 });
     expect(config.sseKeepaliveIntervalSec).toBe(5);
     expect(config.eventRetentionMs).toBe(7 * 86_400_000);
     expect(config.logLevel).toBe('debug');
@@ -103,6 +107,8 @@ describe('loadConfig', () => {
       AUTH: ['maybe', 'AUTH=maybe: expected one of required, off'],
       DEVICE_AUTH: ['no', 'DEVICE_AUTH=no: expected one of required, off'],
       MAX_MESSAGE_SIZE: ['big', 'MAX_MESSAGE_SIZE=big: expected an integer from 64 to'],
+      MAX_JSON_DEPTH: ['5000', 'MAX_JSON_DEPTH=5000: expected an integer from 2 to 1000'],
+      MAX_JSON_KEYS: ['0', 'MAX_JSON_KEYS=0: expected an integer from 1 to 1000000'],
       DEVICE_TYPES: [
         '/nonexistent/types.yaml',
         'DEVICE_TYPES=/nonexistent/types.yaml: expected the path of a JSON or YAML file',

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
+import { DEFAULT_JSON_LIMITS } from '../common/json-limits';
 import type { AppConfig, DatabaseConfig, LogLevel } from './app-config';
 import { LOG_LEVELS } from './app-config';
 import { parseDuration } from './duration';
@@ -174,6 +175,11 @@ export function loadConfig(env: Env): AppConfig {
       deviceAuth: r.onOff('DEVICE_AUTH', 'required'),
     },
     maxMessageSize: r.int('MAX_MESSAGE_SIZE', 65536, 64, 256 * 1024 * 1024),
+    json: {
+      // Well below where JSON.stringify runs out of stack (a few thousand levels on Node 20's default stack).
+      maxDepth: r.int('MAX_JSON_DEPTH', DEFAULT_JSON_LIMITS.maxDepth, 2, 1000),
+      maxKeys: r.int('MAX_JSON_KEYS', DEFAULT_JSON_LIMITS.maxKeys, 1, 1_000_000),
+    },
     database: readDatabase(r, dataDir),
     redisUrl: r.url('REDIS_URL', ['redis:', 'rediss:']),
     dataDir,

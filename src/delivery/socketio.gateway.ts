@@ -9,6 +9,7 @@ import { tokenFromRequest } from '../auth/auth.guards';
 import type { ClientClaims } from '../auth/token.service';
 import { TokenService } from '../auth/token.service';
 import { DomainError, logUnexpected } from '../common/domain-error';
+import { jsonValueProblem } from '../common/json-limits';
 import { UpgradeRouter } from '../common/upgrade-router';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
@@ -83,6 +84,16 @@ export class SocketIoGateway implements OnModuleInit, BeforeApplicationShutdown 
     const claims = (socket.data as { claims?: ClientClaims }).claims;
     const untrack = this.delivery.track('socketio');
     const subscriptions = new Map<string, Delivery>();
+    // socket.io parses packets itself (V8's JSON.parse takes any depth); what it hands on is bounded here (issue #18).
+    socket.use(([, ...args], next) => {
+      const last: unknown = args[args.length - 1];
+      const ack = typeof last === 'function' ? (last as Ack) : undefined;
+      for (const arg of args) {
+        const problem = jsonValueProblem(arg, this.config.json);
+        if (problem !== undefined) return this.reply(socket, { error: problem.code, message: problem.message }, ack);
+      }
+      next();
+    });
     socket.on('subscribe', (payload: unknown, ack?: Ack) => {
       const answer = this.answer(() => {
         const request = subscribeRequest(payload);

@@ -1,6 +1,8 @@
 import type { RawData } from 'ws';
 import type { DeviceEvent } from '../bus/device-event';
 import { eventJson } from '../bus/device-event';
+import type { JsonLimits } from '../common/json-limits';
+import { jsonTextProblem } from '../common/json-limits';
 import { textFrame } from '../common/websocket-frame';
 import type { EndReason } from './delivery-sink';
 
@@ -41,20 +43,26 @@ export type WsServerFrame =
   | { event: 'pong' }
   | {
       event: 'error';
-      error: 'malformed_frame' | 'invalid_request' | 'internal_error';
+      /** `too_deep` and `too_many_keys`: over MAX_JSON_DEPTH or MAX_JSON_KEYS (issue #18). */
+      error: 'malformed_frame' | 'too_deep' | 'too_many_keys' | 'invalid_request' | 'internal_error';
       message: string;
       fields?: Record<string, string>;
     };
 
 export class MalformedFrameError extends Error {}
 
-/** Parses one client frame; throws MalformedFrameError saying what is wrong. */
-export function parseWsClientFrame(data: RawData, isBinary: boolean): WsClientFrame {
+/**
+ * Parses one client frame; throws MalformedFrameError saying what is wrong,
+ * or JsonLimitError for a frame too deep or too wide to parse.
+ */
+export function parseWsClientFrame(data: RawData, isBinary: boolean, limits: JsonLimits): WsClientFrame {
   if (isBinary) throw new MalformedFrameError('frames must be JSON text');
-  const text = Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(toBuffers(data)).toString('utf8');
+  const bytes = Buffer.isBuffer(data) ? data : Buffer.concat(toBuffers(data));
+  const tooBig = jsonTextProblem(bytes, limits);
+  if (tooBig !== undefined) throw tooBig;
   let frame: unknown;
   try {
-    frame = JSON.parse(text);
+    frame = JSON.parse(bytes.toString('utf8'));
   } catch {
     throw new MalformedFrameError('frames must be JSON');
   }

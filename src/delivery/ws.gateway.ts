@@ -8,6 +8,7 @@ import { tokenFromRequest } from '../auth/auth.guards';
 import type { ClientClaims } from '../auth/token.service';
 import { TokenService } from '../auth/token.service';
 import { DomainError, logUnexpected } from '../common/domain-error';
+import { JsonLimitError } from '../common/json-limits';
 import { UpgradeRouter } from '../common/upgrade-router';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
@@ -124,11 +125,13 @@ export class WsGateway implements OnModuleInit, BeforeApplicationShutdown {
       // A client that sends but never reads must not grow its answers without bound either.
       if (ws.bufferedAmount > this.config.delivery.sendBufferBytes) return delivery.finish('slow_consumer');
       try {
-        parseWsClientFrame(data, isBinary);
+        parseWsClientFrame(data, isBinary, this.config.json);
         ws.send(encodeWsFrame({ event: 'pong' }));
       } catch (err) {
         if (err instanceof MalformedFrameError) {
           ws.send(encodeWsFrame({ event: 'error', error: 'malformed_frame', message: err.message }));
+        } else if (err instanceof JsonLimitError) {
+          ws.send(encodeWsFrame({ event: 'error', error: err.code, message: err.message }));
         } else {
           const message = `internal error (correlation id ${logUnexpected(this.logger, err)})`;
           ws.send(encodeWsFrame({ event: 'error', error: 'internal_error', message }));

@@ -102,6 +102,28 @@ describe('DeviceIngestService', () => {
     ]);
   });
 
+  it('leaves out a message that cannot become events and names it, the others of the call go on (issue #18)', async () => {
+    const s = await setup();
+    const broken = { ...base, kind: 'data', samples: null } as unknown as IngestMessage;
+    const { failed } = await s.ingest.enqueue([
+      { ...base, kind: 'data', samples: [{ values: { n: 1 } }] },
+      broken,
+      { ...base, kind: 'data', samples: [{ values: { n: 2 } }] },
+    ]);
+    expect(failed).toEqual([{ index: 1, error: expect.any(TypeError) }]);
+    expect(s.calls).toHaveLength(1);
+    expect(s.events().map((e) => e.data)).toEqual([{ n: 1 }, { n: 2 }]);
+  });
+
+  it('keeps status fields named like Object.prototype members in the event data', async () => {
+    const s = await setup();
+    const extra = JSON.parse('{"__proto__": {"x": 1}, "constructor": 2}') as Record<string, unknown>;
+    await s.ingest.ingest([statusMsg('online', { extra })]);
+    expect(JSON.parse(JSON.stringify(s.events()[0].data))).toEqual(
+      JSON.parse('{"old_status": null, "new_status": "online", "__proto__": {"x": 1}, "constructor": 2}'),
+    );
+  });
+
   it('gives status events old and new status in message order, null for a new device', async () => {
     const s = await setup();
     await s.ingest.ingest([

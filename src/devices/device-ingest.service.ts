@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { NewEvent } from '../bus/device-event';
 import { EventBusService } from '../bus/event-bus.service';
 import { isoTime } from '../common/iso-time';
+import { nameMap } from '../common/name-map';
 import { DeviceRegistryService } from './device-registry.service';
 import { DeviceWriterService } from './device-writer.service';
 import { OFFLINE, ONLINE, PROVISIONING, commandResponseEvent, dataEvent, statusEvent } from './device-events';
@@ -25,9 +26,9 @@ export class DeviceIngestService {
 
   /** Ingests the messages; resolves once their events are in the log. */
   async ingest(messages: readonly IngestMessage[]): Promise<void> {
-    await (
-      await this.enqueue(messages)
-    ).written;
+    const { written, failed } = await this.enqueue(messages);
+    await written;
+    if (failed.length > 0) throw failed[0].error;
   }
 
   /**
@@ -54,56 +55,72 @@ export class DeviceIngestService {
   /**
    * Ingests the messages and resolves once their events are queued on the
    * bus, so that the next messages can be ingested while these are written;
-   * `written` resolves once they are in the log.
+   * `written` resolves once they are in the log. A message that cannot be
+   * turned into events (a bug) costs itself only: it is left out, and named
+   * in `failed` by its index so the caller can count it (issue #18).
    */
-  async enqueue(messages: readonly IngestMessage[]): Promise<{ written: Promise<unknown> }> {
+  async enqueue(
+    messages: readonly IngestMessage[],
+  ): Promise<{ written: Promise<unknown>; failed: { index: number; error: unknown }[] }> {
     const events: NewEvent[] = [];
-    for (const m of messages) {
-      const change = this.registry.record(m);
-      const receivedAt = isoTime(m.receivedAt);
-      // One origin per message, its timestamp set per event: the event constructors copy its fields.
-      const origin = { deviceType: m.deviceType, deviceId: m.deviceId, receivedAt, timestamp: receivedAt };
-      switch (m.kind) {
-        case 'data':
-          if (change.before === OFFLINE) {
-            events.push(statusEvent(origin, change.before, change.after, { reason: 'activity' }));
-          }
-          for (const s of m.samples) {
-            origin.timestamp = s.timestamp ?? receivedAt;
-            events.push(dataEvent(origin, s.values));
-          }
-          break;
-        case 'status':
-          events.push(
-            statusEvent(
-              { ...origin, timestamp: m.timestamp ?? receivedAt },
-              change.before,
-              change.after,
-              statusDetails(m),
-            ),
-          );
-          break;
-        case 'command_response':
-          if (change.before === OFFLINE) {
-            events.push(
-              statusEvent({ ...origin, timestamp: receivedAt }, change.before, change.after, { reason: 'activity' }),
-            );
-          }
-          events.push(
-            commandResponseEvent(
-              { ...origin, timestamp: m.timestamp ?? receivedAt },
-              m.requestId,
-              m.error !== undefined ? { error: m.error } : { result: m.result },
-            ),
-          );
-          break;
+    const failed: { index: number; error: unknown }[] = [];
+    messages.forEach((m, index) => {
+      const before = events.length;
+      try {
+        this.eventsOf(m, events);
+      } catch (error) {
+        events.length = before;
+        failed.push({ index, error });
       }
-    }
-    if (events.length === 0) return { written: Promise.resolve() };
+    });
+    if (events.length === 0) return { written: Promise.resolve(), failed };
     markLocal(events);
     // Readings waiting for the database hold ingestion back (and through it the MQTT client) rather than grow without bound.
     if (!this.writer.hasRoom()) await this.writer.room();
-    return this.bus.enqueue(events);
+    return { ...(await this.bus.enqueue(events)), failed };
+  }
+
+  /** Records one message in the registry and appends its events. */
+  private eventsOf(m: IngestMessage, events: NewEvent[]): void {
+    const change = this.registry.record(m);
+    const receivedAt = isoTime(m.receivedAt);
+    // One origin per message, its timestamp set per event: the event constructors copy its fields.
+    const origin = { deviceType: m.deviceType, deviceId: m.deviceId, receivedAt, timestamp: receivedAt };
+    switch (m.kind) {
+      case 'data':
+        if (change.before === OFFLINE) {
+          events.push(statusEvent(origin, change.before, change.after, { reason: 'activity' }));
+        }
+        for (const s of m.samples) {
+          origin.timestamp = s.timestamp ?? receivedAt;
+          events.push(dataEvent(origin, s.values));
+        }
+        break;
+      case 'status':
+        events.push(
+          statusEvent(
+            { ...origin, timestamp: m.timestamp ?? receivedAt },
+            change.before,
+            change.after,
+            statusDetails(m),
+          ),
+        );
+        break;
+      case 'command_response':
+        if (change.before === OFFLINE) {
+          events.push(
+            statusEvent({ ...origin, timestamp: receivedAt }, change.before, change.after, { reason: 'activity' }),
+          );
+        }
+        events.push(
+          commandResponseEvent(
+            { ...origin, timestamp: m.timestamp ?? receivedAt },
+            m.requestId,
+            m.error !== undefined ? { error: m.error } : { result: m.result },
+          ),
+        );
+        break;
+    }
   }
 }
 
@@ -113,7 +130,7 @@ function serviceStatus(deviceType: string, deviceId: string, status: string, rea
 }
 
 function statusDetails(m: StatusMessage): Record<string, unknown> {
-  const details: Record<string, unknown> = {};
+  const details = nameMap<unknown>();
   if (m.batteryLevel !== undefined) details.battery_level = m.batteryLevel;
   if (m.firmwareVersion !== undefined) details.firmware_version = m.firmwareVersion;
   for (const [key, value] of Object.entries(m.extra)) if (!RESERVED_STATUS_KEYS.has(key)) details[key] = value;

@@ -130,6 +130,30 @@ describe('DeviceRegistryService', () => {
     expect(published.flat().map((e) => e.device_id)).toEqual(['up']);
   });
 
+  it('keeps readings named like Object.prototype members, also after a restart (issue #18)', async () => {
+    const names = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__'];
+    const values = JSON.parse(`{${names.map((n, i) => `"${n}": ${i}`).join(', ')}}`) as Record<string, unknown>;
+    ({ registry } = await makeRegistry());
+    registry.record(data('ws', 'a', [{ timestamp: '2025-01-15T11:00:00.000Z', values }]));
+    registry.record(data('ws', 'a', [{ timestamp: '2025-01-15T10:00:00.000Z', values }]));
+    const latest = registry.get('ws', 'a')?.latestReadings ?? {};
+    expect(Object.keys(latest)).toEqual(names);
+    expect(JSON.parse(JSON.stringify(latest))).toEqual(
+      JSON.parse(
+        `{${names.map((n, i) => `"${n}": {"value": ${i}, "timestamp": "2025-01-15T11:00:00.000Z"}`).join(', ')}}`,
+      ),
+    );
+    // What the table gives back is a parsed object: it is read as a prototype-free map too.
+    const stored = JSON.parse(JSON.stringify([registry.get('ws', 'a')])) as Device[];
+    ({ registry } = await makeRegistry(stored));
+    registry.record(data('ws', 'a', [{ timestamp: '2025-01-15T12:00:00.000Z', values: { constructor: 9 } }]));
+    expect(registry.get('ws', 'a')?.latestReadings.constructor).toEqual({
+      value: 9,
+      timestamp: '2025-01-15T12:00:00.000Z',
+    });
+    expect(Object.keys(registry.get('ws', 'a')?.latestReadings ?? {})).toEqual(names);
+  });
+
   it('marks a device offline after 2.5 heartbeats of silence, with one status event', async () => {
     let published: NewEvent[][];
     ({ registry, published } = await makeRegistry());

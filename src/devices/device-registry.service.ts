@@ -8,6 +8,7 @@ import { DeviceTypes } from '../config/device-types';
 import type { Device } from './device.entity';
 import { OFFLINE, ONLINE, PROVISIONING, statusEvent } from './device-events';
 import { isoTime } from '../common/iso-time';
+import { nameMap, toNameMap } from '../common/name-map';
 import { DevicesRepository } from './devices.repository';
 import type { IngestMessage } from './ingest-message';
 import { isLocal, markLocal } from './local-events';
@@ -64,6 +65,7 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
     const stored = await this.repository.loadDevices();
     stored.sort((a, b) => a.lastSeen - b.lastSeen);
     for (const device of stored) {
+      device.latestReadings = toNameMap(device.latestReadings);
       this.devices.set(keyOf(device.deviceType, device.deviceId), device);
       if (awaitsSilence(device)) this.watch(device);
     }
@@ -166,7 +168,7 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
       lastSeen: at,
       batteryLevel: null,
       firmwareVersion: null,
-      latestReadings: {},
+      latestReadings: nameMap(),
     };
     this.devices.set(key, device);
     return device;

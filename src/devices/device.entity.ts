@@ -28,7 +28,7 @@ export class Device {
   @Column({ name: 'firmware_version', type: 'varchar', length: 64, nullable: true })
   firmwareVersion!: string | null;
 
-  /** Latest value and time of each reading: `{name: {value, timestamp}}`. */
+  /** Latest value and time of each reading: `{name: {value, timestamp}}`; in the registry a prototype-free `nameMap`. */
   @Column({ name: 'latest_readings', type: 'text', transformer: jsonText })
   latestReadings!: Record<string, { value: unknown; timestamp: string }>;
 }

@@ -1,3 +1,4 @@
+import { nameMap } from '../common/name-map';
 import type { DeviceTypes } from '../config/device-types';
 import type { CommandResponseMessage, DataMessage, StatusMessage } from '../devices/ingest-message';
 
@@ -49,7 +50,7 @@ function flatSample(obj: Json, at: string, fallbackTimestamp: string | undefined
   if (names.length === (stamped ? 1 : 0)) throw new SchemaViolation(`${at || 'payload'}: holds no readings`);
   if (!stamped)
     return fallbackTimestamp === undefined ? { values: obj } : { timestamp: fallbackTimestamp, values: obj };
-  const values: Record<string, unknown> = {};
+  const values = nameMap<unknown>();
   for (const name of names) if (name !== 'timestamp') values[name] = obj[name];
   const timestamp = timestampOf(obj.timestamp, `${path}timestamp`) ?? fallbackTimestamp;
   return timestamp === undefined ? { values } : { timestamp, values };
@@ -111,7 +112,7 @@ function listSamples(items: Json[], shared: string | undefined): Sample[] {
     if (badName(name)) throw nameError(`readings[${i}].type`);
     const timestamp = timestampOf(item.timestamp, `readings[${i}].timestamp`) ?? shared;
     let values = byTime.get(timestamp);
-    if (values === undefined) byTime.set(timestamp, (values = {}));
+    if (values === undefined) byTime.set(timestamp, (values = nameMap()));
     values[name] = item.value;
   });
   return [...byTime].map(([timestamp, values]) => (timestamp === undefined ? { values } : { timestamp, values }));

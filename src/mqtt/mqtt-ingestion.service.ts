@@ -24,6 +24,8 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
   private readonly logger = new Logger('MqttIngestion');
   private readonly router: MqttRouter;
   private batch: IngestMessage[] = [];
+  /** Each message's topic and payload, kept until its batch is queued, for the reject a failed one becomes. */
+  private sources: InboundMessage[] = [];
   private dones: (() => void)[] = [];
   private running: Promise<void> | undefined;
   /** Batches queued on the bus and not yet in the log. */
@@ -38,7 +40,7 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
     private readonly metrics: MetricsService,
   ) {
     this.router = new MqttRouter(
-      { topicPrefix: config.mqtt.topicPrefix, maxMessageSize: config.maxMessageSize },
+      { topicPrefix: config.mqtt.topicPrefix, maxMessageSize: config.maxMessageSize, json: config.json },
       types,
     );
   }
@@ -66,7 +68,8 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
     }
   }
 
-  private receive({ topic, payload }: InboundMessage, done: () => void): void {
+  private receive(inbound: InboundMessage, done: () => void): void {
+    const { topic, payload } = inbound;
     const receivedAt = Date.now();
     let routed;
     try {
@@ -85,6 +88,7 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
       case 'message':
         this.metrics.mqttMessages.inc({ kind: routed.message.kind });
         this.batch.push(routed.message);
+        this.sources.push(inbound);
         this.dones.push(done);
         this.running ??= this.run();
     }
@@ -96,12 +100,21 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
     await new Promise<void>((resolve) => setImmediate(resolve));
     while (this.batch.length > 0) {
       const batch = this.batch;
+      const sources = this.sources;
       const dones = this.dones;
       this.batch = [];
+      this.sources = [];
       this.dones = [];
       let written: Promise<unknown>;
       try {
-        ({ written } = await this.devices.enqueue(batch));
+        const queued = await this.devices.enqueue(batch);
+        written = queued.written;
+        // A message the device service could not take is a bug, but still a counted, kept reject (issue #18).
+        for (const { index, error } of queued.failed) {
+          const { topic, payload } = sources[index];
+          const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+          this.rejects.record(topic, payload, 'ingest_failed', detail, batch[index].receivedAt);
+        }
       } catch (err) {
         this.failed(batch.length, err);
         written = Promise.resolve();

@@ -3,9 +3,10 @@ import type { RouteResult } from './mqtt-router';
 import { MqttRouter } from './mqtt-router';
 
 const AT = Date.parse('2025-01-15T12:00:05.000Z');
-const open = new MqttRouter({ topicPrefix: 'things', maxMessageSize: 256 }, new DeviceTypes());
+const options = { topicPrefix: 'things', maxMessageSize: 256, json: { maxDepth: 4, maxKeys: 8 } };
+const open = new MqttRouter(options, new DeviceTypes());
 const declared = new MqttRouter(
-  { topicPrefix: 'things', maxMessageSize: 256 },
+  options,
   DeviceTypes.parse(
     JSON.stringify({
       accept_undeclared: false,
@@ -123,6 +124,22 @@ describe('MqttRouter', () => {
         reason: 'schema_violation',
         detail,
       });
+    });
+
+    // Issue #18, item 5: such names were acknowledged, then dropped with a TypeError in the registry.
+    it('takes readings named like Object.prototype members in every shape', () => {
+      const names = ['constructor', 'toString', 'valueOf', '__proto__'];
+      const flat = `{${names.map((n, i) => `"${n}": ${i}`).join(', ')}}`;
+      const expected = JSON.parse(flat) as Record<string, unknown>;
+      const stamped = `{"timestamp": "2025-01-15T12:00:00Z", ${flat.slice(1)}`;
+      const list = `{"readings": [${names.map((n, i) => `{"type": "${n}", "value": ${i}}`).join(', ')}]}`;
+      for (const payload of [flat, stamped, list, `{"readings": [${flat}]}`]) {
+        const result = route(open, 'things/weatherstation/ws-001/data', Buffer.from(payload));
+        const { samples } = (result as { message: { samples: { values: Record<string, unknown> }[] } }).message;
+        expect(samples).toHaveLength(1);
+        expect(Object.keys(samples[0].values)).toEqual(names);
+        expect(JSON.parse(JSON.stringify(samples[0].values))).toEqual(expected);
+      }
     });
 
     it('validates readings against a declared type: wrong types, out of range, undeclared readings', () => {
@@ -268,6 +285,27 @@ describe('MqttRouter', () => {
         kind: 'rejected',
         reason: 'oversized',
         detail: `${payload.length} bytes is over MAX_MESSAGE_SIZE (256)`,
+      });
+    });
+
+    it('refuses JSON nested deeper than MAX_JSON_DEPTH or with more than MAX_JSON_KEYS keys in an object', () => {
+      expect(route(open, 'things/weatherstation/ws-001/data', { a: [[[[1]]]] })).toEqual({
+        kind: 'rejected',
+        reason: 'too_deep',
+        detail: 'JSON nests deeper than 4 levels (MAX_JSON_DEPTH)',
+      });
+      expect(route(open, 'things/weatherstation/ws-001/data', Buffer.from('['.repeat(200)))).toMatchObject({
+        reason: 'too_deep',
+      });
+      const nine = Object.fromEntries([...'abcdefghi'].map((name, i) => [name, i]));
+      expect(route(open, 'things/weatherstation/ws-001/data', nine)).toEqual({
+        kind: 'rejected',
+        reason: 'too_many_keys',
+        detail: 'a JSON object has more than 8 keys (MAX_JSON_KEYS)',
+      });
+      const { i: _, ...eight } = nine;
+      expect(route(open, 'things/weatherstation/ws-001/data', { ...eight, h: [[[1]]] })).toMatchObject({
+        kind: 'message',
       });
     });
 

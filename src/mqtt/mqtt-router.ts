@@ -1,4 +1,6 @@
 import type { DeviceTypes } from '../config/device-types';
+import type { JsonLimits } from '../common/json-limits';
+import { jsonTextProblem } from '../common/json-limits';
 import { NAME_PATTERN } from '../common/validate';
 import type { IngestMessage } from '../devices/ingest-message';
 import { SchemaViolation, parseCommandResponse, parseData, parseStatus } from './device-payloads';
@@ -8,9 +10,14 @@ export const REJECT_REASONS = [
   'malformed_topic',
   'oversized',
   'not_json',
+  /** Nested deeper than MAX_JSON_DEPTH, or an object with more than MAX_JSON_KEYS keys (issue #18). */
+  'too_deep',
+  'too_many_keys',
   'not_object',
   'undeclared_type',
   'schema_violation',
+  /** Valid, yet the bridge failed to turn it into events: a bug, its stack in the detail. */
+  'ingest_failed',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -24,13 +31,16 @@ export interface RouterOptions {
   topicPrefix: string;
   /** Bytes (`MAX_MESSAGE_SIZE`). */
   maxMessageSize: number;
+  /** `MAX_JSON_DEPTH` and `MAX_JSON_KEYS`. */
+  json: JsonLimits;
 }
 
 /**
  * Turns one MQTT message into a typed device message or a reason to drop it
  * (bridge.md, "MQTT (devices)"): `{prefix}/{device_type}/{device_id}/{kind}`
  * with kind `data`, `status` or `cmd/response`. Pure: no I/O, no clock.
- * Checks run cheapest first: topic, declared type, size, JSON, shape, schema.
+ * Checks run cheapest first: topic, declared type, size, depth and keys
+ * (on the raw bytes, before anything parses them), JSON, shape, schema.
  */
 export class MqttRouter {
   private readonly prefix: string;
@@ -64,6 +74,8 @@ export class MqttRouter {
     if (payload.length > this.options.maxMessageSize) {
       return reject('oversized', `${payload.length} bytes is over MAX_MESSAGE_SIZE (${this.options.maxMessageSize})`);
     }
+    const tooBig = jsonTextProblem(payload, this.options.json);
+    if (tooBig !== undefined) return reject(tooBig.code, tooBig.message);
     let body: unknown;
     try {
       body = JSON.parse(payload.toString('utf8'));

@@ -6,11 +6,12 @@ import type { RawData, WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
+import { jsonTextProblem } from '../common/json-limits';
 import { UpgradeRouter } from '../common/upgrade-router';
 import { PeerLimits } from './connection-limits';
 import { SignallingAuthService } from './signalling-auth.service';
 import type { ClientFrame } from './signalling-frames';
-import { CloseCode, SignallingClose, SignallingError, parseClientFrame } from './signalling-frames';
+import { CloseCode, SignallingClose, SignallingError, parseClientFrame, requestIdOf } from './signalling-frames';
 import { SignallingHubService } from './signalling-hub.service';
 import type { PeerSocket, SignallingPeer } from './signalling-peer';
 
@@ -112,14 +113,32 @@ export class SignallingGateway implements OnModuleInit, OnModuleDestroy {
   }
 
   private receive(peer: SignallingPeer, data: RawData, isBinary: boolean): void {
+    const max = this.config.maxMessageSize;
+    const bytes = data as Buffer;
+    // Size comes first (issue #18): a frame over maxMessageSize closes with 1009 whatever else is wrong
+    // with it, unless it is a publish or send whose data fits (the envelope allowance).
+    const tooBig = (): void => peer.close(CloseCode.MessageTooBig, `message over ${max} bytes`);
+    const oversized = bytes.length > max;
     let frame: ClientFrame | undefined;
     try {
-      if (isBinary) throw new SignallingError('malformed_message', 'frames must be JSON text');
-      const bytes = data as Buffer;
-      frame = parseClientFrame(bytes.toString('utf8'));
-      if (bytes.length > this.config.maxMessageSize && dataBytes(frame) > this.config.maxMessageSize) {
-        return peer.close(CloseCode.MessageTooBig, `message over ${this.config.maxMessageSize} bytes`);
+      if (isBinary) {
+        if (oversized) return tooBig();
+        throw new SignallingError('malformed_message', 'frames must be JSON text');
       }
+      // Depth and keys on the raw bytes, before anything parses or walks them.
+      const overLimits = jsonTextProblem(bytes, this.config.json);
+      const text = bytes.toString('utf8');
+      if (overLimits !== undefined) {
+        if (oversized) return tooBig();
+        throw new SignallingError('malformed_message', overLimits.message, requestIdOf(text));
+      }
+      try {
+        frame = parseClientFrame(text);
+      } catch (err) {
+        if (oversized) return tooBig();
+        throw err;
+      }
+      if (oversized && dataBytes(frame) > max) return tooBig();
       this.hub.handle(peer, frame);
     } catch (err) {
       this.hub.fail(peer, err, frame?.requestId);
