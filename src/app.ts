@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -13,6 +14,11 @@ import { rejoinRequestContext, requestContext, withConnectionId } from './observ
 
 /** How long shutdown lets open HTTP connections finish before it closes them. */
 const SHUTDOWN_GRACE_MS = 500;
+
+function noSniff(_req: IncomingMessage, res: ServerResponse, next: () => void): void {
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  next();
+}
 
 export interface RunningApp {
   app: INestApplication;
@@ -31,6 +37,9 @@ export async function startApp(config: AppConfig): Promise<RunningApp> {
     bodyParser: false,
     abortOnError: false,
   });
+  // No framework banner; no content sniffing of any answer (issue #18, item 7).
+  app.disable('x-powered-by');
+  app.use(noSniff);
   // A request id on every response and every log line of the request (debug: no line per request at info).
   app.use(requestContext());
   // Depth and keys are checked on the raw body before it is parsed (issue #18), a 400 naming the limit.

@@ -1,0 +1,19 @@
+import { queryShapeProblems } from './plain-query.middleware';
+
+describe('queryShapeProblems', () => {
+  it('accepts plain parameters, each once', () => {
+    expect(queryShapeProblems('/iot/poll/a/?cursor=1&limit=5&event_types=data,status')).toEqual({});
+  });
+
+  it('names bracketed and repeated parameters by their plain name', () => {
+    expect(Object.keys(queryShapeProblems('/p?cursor[]=1&limit[x]=2&wait=1&wait=2&ok=1'))).toEqual([
+      'cursor',
+      'limit',
+      'wait',
+    ]);
+  });
+
+  it('reads encoded brackets as brackets', () => {
+    expect(Object.keys(queryShapeProblems('/p?cursor%5B%5D=1'))).toEqual(['cursor']);
+  });
+});
