@@ -48,7 +48,7 @@ export class TestCertificates {
     const ext = join(this.dir, `${name}.ext`);
     const certFile = join(this.dir, `${name}.crt`);
     writeFileSync(ext, extensions);
-    this.openssl(['req', '-new', '-key', keyFile, '-out', csr, '-subj', `/CN=${commonName}`]);
+    this.openssl(['req', '-new', '-key', keyFile, '-out', csr, '-subj', `/CN=${commonName.replace(/\//g, '\\/')}`]);
     this.openssl([
       'x509',
       '-req',
