@@ -1,15 +1,15 @@
 import { X509Certificate } from 'node:crypto';
-import type { Stats } from 'node:fs';
-import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { SecureContextOptions } from 'node:tls';
 import { createSecureContext } from 'node:tls';
 import type { BrokerTlsConfig } from '../config/app-config';
 
 /**
- * How often the files are looked at. fs.watchFile polls `stat`, which follows
- * the file's path: it sees an atomic rename (certbot, `mv new.pem cert.pem`)
- * and a Kubernetes secret's symlink swap, where fs.watch keeps watching the
- * old inode. @default 1000 ms
+ * How often the files are looked at. `stat` by path follows an atomic rename
+ * (certbot, `mv new.pem cert.pem`) and a Kubernetes secret's symlink swap,
+ * where fs.watch would keep watching the old inode; and comparing with the
+ * stat taken at the last read, not with the previous poll, misses no change
+ * made between that read and the first poll. @default 1000 ms
  */
 const POLL_MS = 1000;
 /** Quiet time after a change before reading, so a key written just after its certificate is read with it. */
@@ -25,12 +25,14 @@ export interface LoadedCertificate {
  * The TLS listener's certificate, key and CA files (issue #13), read at start
  * and again whenever one of them changes, so certificates rotate without a
  * restart. A change that does not make a usable set (half-written, a key of
- * another certificate, not PEM) is reported and the previous set is kept.
+ * another certificate, not PEM) is reported once and the previous set is kept.
  */
 export class CertificateFiles {
   private readonly paths: string[];
+  /** The files' stats when they were last read. */
+  private readStats = '';
+  private poll: NodeJS.Timeout | undefined;
   private settle: NodeJS.Timeout | undefined;
-  private listener: ((current: Stats, previous: Stats) => void) | undefined;
 
   constructor(private readonly config: BrokerTlsConfig) {
     this.paths = [config.certFile, config.keyFile, ...(config.caFile === undefined ? [] : [config.caFile])];
@@ -38,6 +40,8 @@ export class CertificateFiles {
 
   /** Reads and checks the files; throws with the reason when they are not a usable set. */
   load(): LoadedCertificate {
+    // Taken first: a file written while it is read is read again at the next poll.
+    this.readStats = this.stats();
     const options: SecureContextOptions = {
       cert: readFileSync(this.config.certFile),
       key: readFileSync(this.config.keyFile),
@@ -53,10 +57,8 @@ export class CertificateFiles {
 
   /** Calls `changed` with each new usable set, `failed` with each change that is not one. */
   watch(changed: (loaded: LoadedCertificate) => void, failed: (error: Error) => void): void {
-    const listener = (current: Stats, previous: Stats): void => {
-      // watchFile also reports a read (atime): only a new content or a new file counts.
-      if (current.mtimeMs === previous.mtimeMs && current.ino === previous.ino && current.size === previous.size)
-        return;
+    this.poll = setInterval(() => {
+      if (this.stats() === this.readStats) return;
       clearTimeout(this.settle);
       this.settle = setTimeout(() => {
         let loaded: LoadedCertificate;
@@ -68,16 +70,25 @@ export class CertificateFiles {
         }
         changed(loaded);
       }, SETTLE_MS);
-    };
-    this.listener = listener;
-    for (const path of this.paths) watchFile(path, { interval: POLL_MS, persistent: false }, listener);
+    }, POLL_MS);
+    this.poll.unref();
   }
 
   close(): void {
+    clearInterval(this.poll);
     clearTimeout(this.settle);
-    const listener = this.listener;
-    this.listener = undefined;
-    // This listener only: another app in the process may watch the same files.
-    if (listener) for (const path of this.paths) unwatchFile(path, listener);
+  }
+
+  private stats(): string {
+    return this.paths
+      .map((path) => {
+        try {
+          const s = statSync(path, { bigint: true });
+          return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+        } catch {
+          return 'missing';
+        }
+      })
+      .join('|');
   }
 }
