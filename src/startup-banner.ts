@@ -1,16 +1,18 @@
 import type { RunningApp } from './app';
+import type { MqttTransport } from './mqtt/mqtt-transport';
 
 /** What `npm start` prints: where it listens, the credentials, and lines to try. */
 export function startupBanner(
   running: RunningApp,
-  mqtt: { tcp?: string; websocket?: string; external?: string },
+  mqtt: ReturnType<MqttTransport['describe']>,
   clientToken: string,
 ): string {
   const { config, url } = running;
   const prefix = config.mqtt.topicPrefix;
   const mqttLine = mqtt.external
     ? `external broker ${mqtt.external}`
-    : `embedded broker ${mqtt.tcp ?? ''}, WebSocket ${mqtt.websocket ?? ''}`;
+    : `embedded broker ${mqtt.tcp ?? ''}, WebSocket ${mqtt.websocket ?? ''}` +
+      (mqtt.tls ? `, TLS ${mqtt.tls} and ${mqtt.secureWebsocket ?? ''}` : '');
   const [mqttHost, mqttPort] = (mqtt.tcp ?? mqtt.external ?? 'mqtt://127.0.0.1:1883')
     .replace(/^\w+:\/\//, '')
     .split(':');

@@ -19,6 +19,38 @@ export type DatabaseConfig =
       url: string;
     };
 
+export const CLIENT_CERT_MODES = ['off', 'optional', 'required'] as const;
+export type ClientCertMode = (typeof CLIENT_CERT_MODES)[number];
+
+/** The embedded broker's TLS listener; the files are read again whenever they change. */
+export interface BrokerTlsConfig {
+  /** `MQTT_TLS_PORT`; 0 picks a free one. 8883 by convention. */
+  port: number;
+  /** PEM server certificate (with its chain), `MQTT_TLS_CERT`. */
+  certFile: string;
+  /** PEM private key of that certificate, `MQTT_TLS_KEY`. */
+  keyFile: string;
+  /** PEM CA that signs device certificates, `MQTT_TLS_CA`. */
+  caFile?: string;
+  /**
+   * `MQTT_TLS_CLIENT_CERTS`: `optional` admits a device by a trusted
+   * certificate (CN `{type}/{id}`) or by password, `required` by certificate
+   * only. @default `optional` with `MQTT_TLS_CA`, else `off`
+   */
+  clientCerts: ClientCertMode;
+}
+
+/** File paths; the transport reads them at connect time. */
+export interface ExternalTlsConfig {
+  /** `MQTT_CA_FILE`: PEM CA the broker's certificate must chain to. @default Node's CA list */
+  caFile?: string;
+  /** `MQTT_CERT_FILE` and `MQTT_KEY_FILE`: the bridge's client certificate, both or neither. */
+  certFile?: string;
+  keyFile?: string;
+  /** `MQTT_REJECT_UNAUTHORIZED=false` accepts any broker certificate (tests only). @default true */
+  rejectUnauthorized: boolean;
+}
+
 export interface AppConfig {
   http: {
     /** HTTP, WebSocket, socket.io, SSE and signalling. 0 picks a free port. @default 3000 */
@@ -40,6 +72,10 @@ export interface AppConfig {
     topicPrefix: string;
     /** Embedded broker admits anonymous devices when false. @default true */
     deviceAuth: boolean;
+    /** Embedded broker's `mqtts://` and `wss://…/mqtt` listener (`MQTT_TLS_PORT`). Unset: no TLS. */
+    tls?: BrokerTlsConfig;
+    /** TLS towards an external broker at an `mqtts://` or `wss://` `MQTT_URL`. Unset: Node's defaults. */
+    externalTls?: ExternalTlsConfig;
   };
   /** Bytes, for MQTT payloads and client frames. @default 65536 */
   maxMessageSize: number;

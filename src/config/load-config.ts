@@ -7,6 +7,7 @@ import { DEFAULT_JSON_LIMITS } from '../common/json-limits';
 import type { AppConfig, DatabaseConfig, LogLevel } from './app-config';
 import { LOG_LEVELS } from './app-config';
 import { parseDuration } from './duration';
+import { readBrokerTls, readExternalTls } from './tls-config';
 
 export type Env = Record<string, string | undefined>;
 
@@ -32,7 +33,8 @@ export function loadProcessConfig(): AppConfig {
   return loadConfig(readEnvironment(process.env));
 }
 
-class Reader {
+/** Reads and checks variables, collecting every problem (tls-config.ts reads with it too). */
+export class Reader {
   readonly problems: string[] = [];
   constructor(private readonly env: Env) {}
 
@@ -160,19 +162,22 @@ function generatedSecrets(dataDir: string): { jwtSecret: string; adminToken: str
 export function loadConfig(env: Env): AppConfig {
   const r = new Reader(env);
   const dataDir = resolve(r.raw('DATA_DIR') ?? './data');
+  const mqttUrl = r.url('MQTT_URL', ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']);
   const config: Omit<AppConfig, 'auth'> & { auth: { required: boolean } } = {
     http: {
       port: r.int('PORT', 3000, 0, 65535),
       host: r.host('HOST', '0.0.0.0'),
     },
     mqtt: {
-      url: r.url('MQTT_URL', ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']),
+      url: mqttUrl,
       port: r.int('MQTT_PORT', 1883, 0, 65535),
       username: r.raw('MQTT_USERNAME'),
       password: r.raw('MQTT_PASSWORD'),
       shareGroup: r.raw('MQTT_SHARE_GROUP'),
       topicPrefix: r.raw('TOPIC_PREFIX') ?? 'things',
       deviceAuth: r.onOff('DEVICE_AUTH', 'required'),
+      tls: readBrokerTls(r, mqttUrl),
+      externalTls: readExternalTls(r, mqttUrl),
     },
     maxMessageSize: r.int('MAX_MESSAGE_SIZE', 65536, 64, 256 * 1024 * 1024),
     json: {

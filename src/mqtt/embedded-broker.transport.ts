@@ -8,16 +8,18 @@ import { Aedes } from 'aedes';
 import type { AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { AppConfig } from '../config/app-config';
-import { DomainError } from '../common/domain-error';
 import type { UpgradeRouter } from '../common/upgrade-router';
+import { clientCertificateOf, decideByCertificate } from './client-certificate';
 import type { CredentialsService } from './credentials.service';
 import type { InboundMessage } from './mqtt-transport';
 import { MqttTransport } from './mqtt-transport';
 import { CommitAcks } from './commit-acks';
 import { InFlightWindow } from './in-flight-window';
+import { listenOrExplain } from './listen';
 import { RateLimitedLog } from './rate-limited-log';
 import type { MqttIdentity } from './topic-acl';
 import { TopicAcl } from './topic-acl';
+import { TlsListener } from './tls-listener';
 
 /**
  * Messages the broker hands to subscribers at once before it queues more
@@ -48,12 +50,14 @@ type Ingest = (message: InboundMessage, done: () => void) => void;
 /**
  * The embedded broker (aedes: MQTT 3.1 and 3.1.1, not 5) when `MQTT_URL`
  * is unset: TCP on `MQTT_PORT`, MQTT over WebSocket at `/mqtt` on the HTTP
- * port, per-device and gateway credentials with the topic ACL and client ids
- * bound to them, and the bridge's own ingestion taking each client message
- * as the broker authorises it (no socket, no subscription). A QoS 1 message
- * is acknowledged only once its event is committed (issue #11): aedes gets
- * it as QoS 0, so it writes no PUBACK and reads on, and the PUBACK is
- * written here at the commit (see docs/architecture.md).
+ * port, `mqtts://` and `wss://…/mqtt` on `MQTT_TLS_PORT` when set
+ * (tls-listener.ts), per-device and gateway credentials or device
+ * certificates with the topic ACL and client ids bound to them, and the
+ * bridge's own ingestion taking each client message as the broker authorises
+ * it (no socket, no subscription). A QoS 1 message is acknowledged only once
+ * its event is committed (issue #11): aedes gets it as QoS 0, so it writes no
+ * PUBACK and reads on, and the PUBACK is written here at the commit (see
+ * docs/architecture.md).
  */
 export class EmbeddedBrokerTransport extends MqttTransport {
   private readonly logger = new Logger('MqttBroker');
@@ -75,6 +79,8 @@ export class EmbeddedBrokerTransport extends MqttTransport {
   /** Set once stop() begins: no client message is accepted (or acknowledged) any more. */
   private draining = false;
   private tcpAddress: AddressInfo | undefined;
+  private tls: TlsListener | undefined;
+  private tlsAddress: AddressInfo | undefined;
 
   constructor(
     private readonly config: AppConfig,
@@ -111,22 +117,30 @@ export class EmbeddedBrokerTransport extends MqttTransport {
       if (who?.kind === 'device') for (const listener of this.connectListeners) listener(who.deviceType, who.deviceId);
     });
 
+    // Big enough that an oversized MQTT payload still reaches ingestion and is counted as a reject;
+    // far bigger frames close the socket (1009) instead of filling memory.
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: 2 * this.config.maxMessageSize + 65_536 });
     try {
       this.tcpAddress = await this.listenTcp(broker);
+      if (this.config.mqtt.tls !== undefined) {
+        this.tls = new TlsListener(this.config.mqtt.tls, {
+          mqtt: (socket) => broker.handle(socket),
+          upgrade: (req, socket, head) => this.upgradeWebSocket(req, socket, head),
+        });
+        this.tlsAddress = await this.tls.listen(this.config.http.host);
+      }
     } catch (err) {
+      await this.tls?.close();
+      await new Promise<void>((resolve) => (this.tcp?.listening ? this.tcp.close(() => resolve()) : resolve()));
       await new Promise<void>((resolve) => broker.close(resolve));
       this.broker = undefined;
       throw err;
     }
-
-    // Big enough that an oversized MQTT payload still reaches ingestion and is counted as a reject;
-    // far bigger frames close the socket (1009) instead of filling memory.
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: 2 * this.config.maxMessageSize + 65_536 });
     this.upgrades.register(
       (pathname) => pathname === '/mqtt',
       (req, socket, head) => this.upgradeWebSocket(req, socket, head),
     );
-    this.logger.log(`Embedded MQTT broker on ${this.describe().tcp} and ${this.describe().websocket}`);
+    this.logger.log(`Embedded MQTT broker on ${Object.values(this.describe()).join(', ')}`);
   }
 
   publish(topic: string, payload: string, qos: 0 | 1): Promise<void> {
@@ -149,15 +163,19 @@ export class EmbeddedBrokerTransport extends MqttTransport {
     this.connectListeners.push(listener);
   }
 
-  describe(): { tcp?: string; websocket?: string } {
+  describe(): { tcp?: string; websocket?: string; tls?: string; secureWebsocket?: string } {
     const host =
       this.config.http.host === '0.0.0.0' || this.config.http.host === '::' ? '127.0.0.1' : this.config.http.host;
     const server = this.http.httpAdapter?.getHttpServer() as Server | undefined;
     const address = server?.address();
     const httpPort = address !== null && typeof address === 'object' ? address.port : this.config.http.port;
+    const tlsPort = this.tlsAddress?.port ?? this.config.mqtt.tls?.port;
     return {
       tcp: `mqtt://${host}:${this.tcpAddress?.port ?? this.config.mqtt.port}`,
       websocket: `ws://${host}:${httpPort}/mqtt`,
+      ...(tlsPort === undefined
+        ? {}
+        : { tls: `mqtts://${host}:${tlsPort}`, secureWebsocket: `wss://${host}:${tlsPort}/mqtt` }),
     };
   }
 
@@ -173,6 +191,7 @@ export class EmbeddedBrokerTransport extends MqttTransport {
     if (broker === undefined) return;
     this.broker = undefined;
     const tcpClosed = new Promise<void>((resolve) => (this.tcp ? this.tcp.close(() => resolve()) : resolve()));
+    const tlsClosed = this.tls?.close();
     this.wss?.close();
     this.draining = true;
     // Every message in the window is ingestion's already; what aedes still holds is refused now.
@@ -183,32 +202,21 @@ export class EmbeddedBrokerTransport extends MqttTransport {
       );
     }
     await new Promise<void>((resolve) => broker.close(resolve));
-    await tcpClosed;
+    await Promise.all([tcpClosed, tlsClosed]);
   }
 
   private listenTcp(broker: Aedes): Promise<AddressInfo> {
-    const port = this.config.mqtt.port;
-    const host = this.config.http.host;
-    const server = createServer((socket) => broker.handle(socket));
-    this.tcp = server;
-    return new Promise((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'EADDRINUSE' || err.code === 'EACCES') {
-          reject(
-            new DomainError(
-              'mqtt_port_unavailable',
-              `MQTT port ${port} on ${host} is ${err.code === 'EADDRINUSE' ? 'already in use (another MQTT broker, such as Mosquitto, may hold it)' : 'not permitted'}.\n` +
-                `Either set MQTT_PORT to a free port for the embedded broker (0 picks one),\n` +
-                `or set MQTT_URL=mqtt://127.0.0.1:${port} to use the broker that holds it instead.`,
-              500,
-            ),
-          );
-        } else {
-          reject(err);
-        }
-      });
-      server.listen(port, host, () => resolve(server.address() as AddressInfo));
-    });
+    const { port } = this.config.mqtt;
+    this.tcp = createServer((socket) => broker.handle(socket));
+    return listenOrExplain(
+      this.tcp,
+      port,
+      this.config.http.host,
+      (code) =>
+        `MQTT port ${port} on ${this.config.http.host} is ${code === 'EADDRINUSE' ? 'already in use (another MQTT broker, such as Mosquitto, may hold it)' : 'not permitted'}.\n` +
+        `Either set MQTT_PORT to a free port for the embedded broker (0 picks one),\n` +
+        `or set MQTT_URL=mqtt://127.0.0.1:${port} to use the broker that holds it instead.`,
+    );
   }
 
   private upgradeWebSocket(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -250,6 +258,19 @@ export class EmbeddedBrokerTransport extends MqttTransport {
     password: Buffer | undefined,
     done: (error: AuthenticateError | null, success: boolean | null) => void,
   ): void {
+    const tls = this.config.mqtt.tls;
+    const certificate = tls === undefined ? undefined : clientCertificateOf(client);
+    if (tls !== undefined && certificate !== undefined) {
+      const decision = decideByCertificate(certificate, username, tls.clientCerts);
+      if (decision.kind === 'refused') {
+        this.denials.log('certificate', `Refused MQTT client ${client.id}: ${decision.reason}`);
+        return done(refusal(`Not authorized: ${decision.reason}`, NOT_AUTHORIZED), false);
+      }
+      if (decision.kind === 'device') {
+        this.identities.set(client, decision.identity);
+        return done(null, true);
+      }
+    }
     if (username === undefined || username === '') {
       if (!this.config.mqtt.deviceAuth) {
         this.identities.set(client, { kind: 'anonymous' });

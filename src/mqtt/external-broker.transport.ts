@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { Logger } from '@nestjs/common';
 import type { IClientOptions, MqttClient, Packet } from 'mqtt';
 import { connect } from 'mqtt';
-import type { AppConfig } from '../config/app-config';
+import type { AppConfig, ExternalTlsConfig } from '../config/app-config';
 import type { MetricsService } from '../observability/metrics.service';
 import { CommitAcks } from './commit-acks';
 import type { InboundMessage } from './mqtt-transport';
@@ -84,6 +85,9 @@ export class ExternalBrokerTransport extends MqttTransport {
   }
 
   async start(handler: (message: InboundMessage, done: () => void) => void): Promise<void> {
+    if (this.config.mqtt.externalTls?.rejectUnauthorized === false) {
+      this.logger.warn(`MQTT_REJECT_UNAUTHORIZED=false: any certificate is taken for ${this.describe().external}`);
+    }
     await new Promise<void>((resolve) => {
       this.connectClient(handler, resolve);
     });
@@ -159,6 +163,7 @@ export class ExternalBrokerTransport extends MqttTransport {
         this.protocolVersion === 5
           ? { receiveMaximum: MAX_IN_FLIGHT, ...(shared ? {} : { sessionExpiryInterval: SESSION_EXPIRY_SEC }) }
           : undefined,
+      ...externalTlsOptions(this.config.mqtt.externalTls),
     };
     const client = connect(this.config.mqtt.url ?? '', options);
     this.client = client;
@@ -244,4 +249,22 @@ export class ExternalBrokerTransport extends MqttTransport {
       markStarted();
     });
   }
+}
+
+/**
+ * What `mqtt.connect` takes for TLS to the external broker (issue #13): the
+ * files' contents, read when the client is made (at start), and
+ * `rejectUnauthorized`. Nothing for a broker without TLS settings, so Node's
+ * CA list and checks apply.
+ */
+export function externalTlsOptions(
+  tls: ExternalTlsConfig | undefined,
+): Pick<IClientOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'> {
+  if (tls === undefined) return {};
+  const read = (path: string | undefined): Buffer | undefined => (path === undefined ? undefined : readFileSync(path));
+  return {
+    ...(tls.caFile === undefined ? {} : { ca: read(tls.caFile) }),
+    ...(tls.certFile === undefined ? {} : { cert: read(tls.certFile), key: read(tls.keyFile) }),
+    rejectUnauthorized: tls.rejectUnauthorized,
+  };
 }

@@ -26,6 +26,6 @@ export abstract class MqttTransport {
   /** Whether the broker is reachable now (health). */
   abstract get connected(): boolean;
   /** Human-readable addresses devices connect to, for the start-up banner. */
-  abstract describe(): { tcp?: string; websocket?: string; external?: string };
+  abstract describe(): { tcp?: string; websocket?: string; tls?: string; secureWebsocket?: string; external?: string };
   abstract stop(): Promise<void>;
 }

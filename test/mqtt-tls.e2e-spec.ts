@@ -1,0 +1,193 @@
+import { copyFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import mqtt from 'mqtt';
+import { MqttTransport } from '../src/mqtt/mqtt-transport';
+import type { TestApp } from './support/app';
+import { bootApp } from './support/app';
+import type { Issued } from './support/certificates';
+import { TestCertificates } from './support/certificates';
+import { waitFor } from './support/wait';
+import type { WsClient } from './support/web-clients';
+import { openWs, wsUrl } from './support/web-clients';
+
+/**
+ * TLS for devices (issue #13, item 4): `mqtts://` and `wss://…/mqtt` on
+ * MQTT_TLS_PORT, device certificates (CN `{type}/{id}`) with the password
+ * ACL, and certificates rotated by writing new files. Always the embedded
+ * broker, also in the integration run (MQTT_URL is overridden).
+ */
+describe('embedded MQTT broker over TLS', () => {
+  const certs = new TestCertificates();
+  const ca = certs.ca('devices-ca');
+  const rogueCa = certs.ca('rogue-ca');
+  const first = certs.server('server-1', ca);
+  // The files the bridge watches: a rotation writes over them.
+  const live = { cert: join(certs.dir, 'live.crt'), key: join(certs.dir, 'live.key') };
+  let app: TestApp;
+  let urls: { tls: string; wss: string };
+  const clients: mqtt.MqttClient[] = [];
+  const sockets: WsClient[] = [];
+
+  beforeAll(async () => {
+    copyFileSync(first.certFile, live.cert);
+    copyFileSync(first.keyFile, live.key);
+    app = await bootApp({
+      MQTT_URL: undefined,
+      DEVICE_AUTH: 'required',
+      TOPIC_PREFIX: 'things',
+      MQTT_TLS_PORT: '0',
+      MQTT_TLS_CERT: live.cert,
+      MQTT_TLS_KEY: live.key,
+      MQTT_TLS_CA: ca.certFile,
+    });
+    const described = app.app.get(MqttTransport).describe();
+    urls = { tls: described.tls ?? '', wss: described.secureWebsocket ?? '' };
+  });
+  afterAll(async () => {
+    for (const ws of sockets) ws.close();
+    await Promise.all(clients.map((c) => c.endAsync(true)));
+    await app.stop();
+    certs.dispose();
+  });
+
+  const trust = (): { ca: Buffer } => ({ ca: readFileSync(ca.certFile) });
+  const withCertificate = (issued: Issued): { cert: Buffer; key: Buffer } => ({
+    cert: readFileSync(issued.certFile),
+    key: readFileSync(issued.keyFile),
+  });
+  const connect = async (options: mqtt.IClientOptions, url = urls.tls): Promise<mqtt.MqttClient> => {
+    const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, ...trust(), ...options });
+    clients.push(client);
+    return client;
+  };
+  const refusal = async (options: mqtt.IClientOptions): Promise<string> => {
+    try {
+      await connect(options);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    throw new Error('the broker admitted the client');
+  };
+  const mint = async (type: string, id: string): Promise<{ username: string; password: string }> => {
+    const res = await fetch(`${app.url}/admin/devices/${type}/${id}/credentials`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${app.adminToken}` },
+    });
+    expect(res.status).toBe(201);
+    return (await res.json()) as { username: string; password: string };
+  };
+  const watch = async (type: string, id: string): Promise<WsClient> => {
+    const ws = await openWs(wsUrl(app, `/ws/iot/${type}/${id}/?token=${app.clientToken}`));
+    sockets.push(ws);
+    return ws;
+  };
+  const closed = (client: mqtt.MqttClient): Promise<void> =>
+    new Promise((resolve) => (client.connected ? client.once('close', () => resolve()) : resolve()));
+  /** The certificate a new TLS connection to the listener is shown. */
+  const servedFingerprint = (): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const { hostname, port } = new URL(urls.tls);
+      const socket = tlsConnect({ host: hostname, port: Number(port), ...trust() }, () => {
+        resolve(socket.getPeerCertificate().fingerprint256);
+        socket.destroy();
+      });
+      socket.once('error', reject);
+    });
+
+  it('takes a password device over mqtts:// and wss://, and a WebSocket client receives what it sends', async () => {
+    expect(urls.tls).toMatch(/^mqtts:\/\/127\.0\.0\.1:\d+$/);
+    expect(urls.wss).toBe(`${urls.tls.replace('mqtts', 'wss')}/mqtt`);
+    const creds = await mint('weatherstation', 'tls-1');
+    const ws = await watch('weatherstation', 'tls-1');
+    const device = await connect({ username: creds.username, password: creds.password });
+    await device.publishAsync('things/weatherstation/tls-1/data', JSON.stringify({ temperature: 21.5 }), { qos: 1 });
+    const overWss = await connect({ username: creds.username, password: creds.password }, urls.wss);
+    await overWss.publishAsync('things/weatherstation/tls-1/data', JSON.stringify({ temperature: 22 }), { qos: 1 });
+    const events = await ws.waitForEvents(2);
+    expect(events.map((e) => e.data)).toEqual([{ temperature: 21.5 }, { temperature: 22 }]);
+    expect(events[0]).toMatchObject({ event: 'data', device_type: 'weatherstation', device_id: 'tls-1' });
+  });
+
+  it('refuses a client that does not trust the server certificate, and one that is not TLS on the TLS port', async () => {
+    expect(await refusal({ ca: readFileSync(rogueCa.certFile) })).toMatch(
+      /self-signed|unable to verify|unable to get/i,
+    );
+    // Plain MQTT on the TLS port is a failed handshake; the listener goes on serving.
+    const plain = mqtt.connectAsync(
+      urls.tls.replace('mqtts:', 'mqtt:'),
+      { reconnectPeriod: 0, connectTimeout: 5000 },
+      false,
+    );
+    await expect(plain).rejects.toThrow("Couldn't connect to server");
+    expect(await servedFingerprint()).toBe(first.fingerprint256);
+  });
+
+  it('admits a device by its certificate, CN weatherstation/ws-1, without a password, confined by the ACL', async () => {
+    const ws = await watch('weatherstation', 'ws-1');
+    const device = await connect(withCertificate(certs.client('ws-1', 'weatherstation/ws-1', ca)));
+    const granted = await device.subscribeAsync('things/weatherstation/ws-1/cmd', { qos: 1 });
+    expect(granted[0].qos).toBe(1);
+    await expect(device.subscribeAsync('things/weatherstation/ws-2/cmd', { qos: 1 })).rejects.toThrow(
+      /Subscribe error/,
+    );
+    await device.publishAsync('things/weatherstation/ws-1/data', JSON.stringify({ humidity: 40 }), { qos: 1 });
+    expect((await ws.waitForEvents(1))[0].data).toEqual({ humidity: 40 });
+
+    // The same certificate over wss://.
+    const overWss = await connect(withCertificate(certs.client('ws-1b', 'weatherstation/ws-1', ca)), urls.wss);
+    await overWss.publishAsync('things/weatherstation/ws-1/data', JSON.stringify({ humidity: 41 }), { qos: 1 });
+    expect((await ws.waitForEvents(2))[1].data).toEqual({ humidity: 41 });
+
+    // Publishing as another device ends the connection; another device keeps being served.
+    const gone = closed(device);
+    device.publish('things/weatherstation/ws-2/data', JSON.stringify({ humidity: 1 }), { qos: 1 });
+    await gone;
+    await overWss.publishAsync('things/weatherstation/ws-1/data', JSON.stringify({ humidity: 42 }), { qos: 1 });
+    expect((await ws.waitForEvents(3))[2].data).toEqual({ humidity: 42 });
+  });
+
+  it('refuses untrusted certificates, CNs that name no device, and a username that is not the CN', async () => {
+    const ws = await watch('weatherstation', 'ws-7');
+    const witness = await connect(withCertificate(certs.client('ws-7', 'weatherstation/ws-7', ca)));
+    expect(await refusal(withCertificate(certs.client('rogue', 'weatherstation/ws-1', rogueCa)))).toMatch(
+      /Not authorized/,
+    );
+    expect(await refusal(withCertificate(certs.client('odd', 'just-a-name', ca)))).toMatch(/Not authorized/);
+    expect(
+      await refusal({
+        ...withCertificate(certs.client('ws-8', 'weatherstation/ws-8', ca)),
+        username: 'weatherstation/ws-1',
+      }),
+    ).toMatch(/Not authorized/);
+    // Without a certificate a device falls back to its password (MQTT_TLS_CLIENT_CERTS=optional).
+    expect(await refusal({ username: 'weatherstation/ws-1', password: 'guess' })).toMatch(/Bad username or password/);
+    await witness.publishAsync('things/weatherstation/ws-7/data', JSON.stringify({ ok: true }), { qos: 1 });
+    expect((await ws.waitForEvents(1))[0].data).toEqual({ ok: true });
+  });
+
+  it('serves a rotated certificate to new connections once its files change; open connections stay', async () => {
+    const creds = await mint('weatherstation', 'tls-rot');
+    const ws = await watch('weatherstation', 'tls-rot');
+    const before = await connect({ username: creds.username, password: creds.password });
+    expect(await servedFingerprint()).toBe(first.fingerprint256);
+
+    const second = certs.server('server-2', ca);
+    copyFileSync(second.keyFile, live.key);
+    copyFileSync(second.certFile, live.cert);
+    await waitFor(
+      async () => ((await servedFingerprint()) === second.fingerprint256 ? true : undefined),
+      'the new certificate on a new connection',
+      10_000,
+    );
+    const after = await connect({ username: creds.username, password: creds.password });
+    expect(
+      (after.stream as unknown as { getPeerCertificate(): { fingerprint256: string } }).getPeerCertificate()
+        .fingerprint256,
+    ).toBe(second.fingerprint256);
+    expect(before.connected).toBe(true);
+    await before.publishAsync('things/weatherstation/tls-rot/data', JSON.stringify({ n: 1 }), { qos: 1 });
+    await after.publishAsync('things/weatherstation/tls-rot/data', JSON.stringify({ n: 2 }), { qos: 1 });
+    expect((await ws.waitForEvents(2)).map((e) => e.data)).toEqual([{ n: 1 }, { n: 2 }]);
+  });
+});
