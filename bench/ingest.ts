@@ -5,7 +5,10 @@
  * the same run. SQLite always; PostgreSQL too when DATABASE_URL is postgres://
  * (each run gets a fresh database, dropped afterwards).
  *
- *   npx ts-node --transpile-only bench/ingest.ts [--count 100000] [--soak SECONDS] [--rate 5000] [--only sqlite|postgres]
+ *   npx ts-node --transpile-only bench/ingest.ts [--count 100000] [--soak SECONDS] [--rate 5000] [--only sqlite|postgres] [--message-ids]
+ *
+ * `--message-ids` puts a distinct `message_id` in every payload: the price
+ * of the log's look-up of redelivered messages (issue #11).
  *
  * `--soak 300` adds the memory check: `--rate` msg/s for that long, heap and
  * RSS sampled (after a GC; `npm run bench` passes --expose-gc) every tenth
@@ -41,6 +44,7 @@ const COUNT = numberFlag('count', 100_000);
 const SOAK_SEC = numberFlag('soak', 0);
 const SOAK_RATE = numberFlag('rate', 5000);
 const ONLY = flag('only');
+const MESSAGE_IDS = args.includes('--message-ids');
 /** How long the log may take to catch up after the last message before the rest count as lost. */
 const SETTLE_MS = 120_000;
 /** Heap growth over the second half of a soak that still counts as flat. */
@@ -54,6 +58,7 @@ function payload(i: number): string {
     pressure: 1013.25,
     seq: i,
     battery: 87.5,
+    ...(MESSAGE_IDS ? { message_id: `m-${i}` } : {}),
   });
 }
 
@@ -232,7 +237,8 @@ async function main(): Promise<boolean> {
     else console.log('PostgreSQL: set DATABASE_URL=postgres://… to measure it too.\n');
   }
   if (COUNT > 0) {
-    console.log(`Ingest: ${COUNT} data messages (~100 bytes, QoS 0), one MQTT.js publisher, embedded broker\n`);
+    const ids = MESSAGE_IDS ? ', each with a message_id' : '';
+    console.log(`Ingest: ${COUNT} data messages (~100 bytes, QoS 0${ids}), one MQTT.js publisher, embedded broker\n`);
     console.log('| log | messages | bare broker (pub→sub) | bridge (pub→in log) | ratio | lost |');
     console.log('|---|---|---|---|---|---|');
   }

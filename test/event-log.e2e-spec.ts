@@ -3,6 +3,7 @@ import { firstValueFrom, lastValueFrom, take, takeWhile, timeout, toArray } from
 import { DataSource } from 'typeorm';
 import type { DeviceEvent, NewEvent, StreamItem } from '../src/bus/device-event';
 import { EventBusService } from '../src/bus/event-bus.service';
+import { EventLogRepository } from '../src/bus/event-log.repository';
 import { EventRecord } from '../src/bus/event-record.entity';
 import type { TestApp } from './support/app';
 import { bootApp } from './support/app';
@@ -60,6 +61,29 @@ describe('event log streams', () => {
     );
     await bus.publish([event('f-2', 4), event('f-1', 5)]);
     expect((await streamed).map((item) => (item.kind === 'event' ? item.event.data.n : item.kind))).toEqual([1, 3, 5]);
+  });
+
+  it('appends idempotently: a logged message is left out, a retried batch that committed is not written again', async () => {
+    const log = app.app.get(EventLogRepository);
+    const opened = (deviceId: string, messageId: string): NewEvent => ({
+      ...event(deviceId, 0),
+      message_id: messageId,
+      opensMessage: true,
+    });
+    const batch = [event('idem', 1), opened('idem', 'x-1'), opened('idem', 'x-1'), event('idem', 2)];
+    const key = `e2e-${Date.now()}`;
+    const first = await log.append(batch, key);
+    const start = Number(first[0]?.id);
+    expect(first.map((e) => e?.id)).toEqual([String(start), String(start + 1), undefined, String(start + 2)]);
+    // The same batch again, as the bus retries it after a lost answer: the same positions, nothing new.
+    const retried = await log.append(batch, key, true);
+    expect(retried.map((e) => e?.id)).toEqual(first.map((e) => e?.id));
+    expect(await log.lastId()).toBe(start + 2);
+    // Under a new key the message is known already; the plain events are new ones.
+    const again = await log.append(batch, `${key}-2`);
+    expect(again.map((e) => e?.id)).toEqual([String(start + 3), undefined, undefined, String(start + 4)]);
+    const stored = await app.app.get(DataSource).getRepository(EventRecord).countBy({ deviceId: 'idem' });
+    expect(stored).toBe(5);
   });
 });
 

@@ -18,7 +18,22 @@ describe('eventJson', () => {
     expect(json).toBe(JSON.stringify({ id: '7', ...fresh() }));
     expect(eventJson(event)).toBe(json);
     expect(JSON.stringify(event)).toBe(json);
-    expect(Object.keys(event)).toEqual(['id', 'event', 'device_type', 'device_id', 'data', 'timestamp', 'received_at']);
+    // Every instance has the same fields; an absent message_id is undefined, which JSON leaves out.
+    expect(Object.keys(event)).toEqual([
+      'id',
+      'event',
+      'device_type',
+      'device_id',
+      'data',
+      'timestamp',
+      'received_at',
+      'message_id',
+    ]);
+  });
+
+  it("carries a device message's message_id, last, and nothing of the log's bookkeeping", () => {
+    const event = new PositionedEvent('7', { ...fresh(), message_id: 'm-1', opensMessage: true });
+    expect(eventJson(event)).toBe(JSON.stringify({ id: '7', ...fresh(), message_id: 'm-1' }));
   });
 
   it('does not follow a copy: a spread with a changed field has its own JSON', () => {

@@ -14,10 +14,21 @@ export interface DeviceEvent {
   timestamp: string;
   /** Server receive time (ISO 8601). */
   received_at: string;
+  /** The `message_id` the device put in its payload, on every event made from that message (issue #11). */
+  message_id?: string;
 }
 
 /** An event before the log has given it a position. */
-export type NewEvent = Omit<DeviceEvent, 'id'>;
+export interface NewEvent extends Omit<DeviceEvent, 'id'> {
+  /**
+   * Set on the first event made from a device message that carried
+   * `message_id`; the message's other events follow it, with the same
+   * `message_id`. The log writes the message's events only when that
+   * device and `message_id` are not in the log already (a redelivery).
+   * Not part of the event clients receive.
+   */
+  opensMessage?: boolean;
+}
 
 /** Which events a subscriber wants; every field narrows, none means all. */
 export interface EventFilter {
@@ -60,6 +71,7 @@ export class PositionedEvent implements DeviceEvent {
   readonly data: Record<string, unknown>;
   readonly timestamp: string;
   readonly received_at: string;
+  readonly message_id: string | undefined;
   #json: string | undefined = undefined;
 
   constructor(id: string, e: NewEvent) {
@@ -70,6 +82,8 @@ export class PositionedEvent implements DeviceEvent {
     this.data = e.data;
     this.timestamp = e.timestamp;
     this.received_at = e.received_at;
+    // Always set, so every instance has the same shape; JSON leaves it out when undefined.
+    this.message_id = e.message_id;
   }
 
   static json(event: DeviceEvent): string | undefined {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { BeforeApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Observable, Subject, filter, from, mergeMap } from 'rxjs';
@@ -9,6 +10,7 @@ import { MetricsService } from '../observability/metrics.service';
 import type { DeviceEvent, EventFilter, NewEvent, StreamItem } from './device-event';
 import { eventJson, matchesFilter } from './device-event';
 import { EventLogRepository } from './event-log.repository';
+import type { Appended } from './event-log.repository';
 import { OrderedMerge } from './ordered-merge';
 
 /** Events per transaction at most; a busy log commits as fast as the database allows. */
@@ -27,6 +29,8 @@ const RETRY_MAX_MS = 5000;
 const EVENTS_CHANNEL = 'events';
 /** While Redis is down, how often the log is checked for other instances' events. */
 const LOG_POLL_MS = 250;
+
+const isWritten = (e: DeviceEvent | undefined): e is DeviceEvent => e !== undefined;
 
 /** A page of the log (`readPage`). */
 export interface EventPage {
@@ -71,8 +75,12 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
   private lastDelivered = 0;
   private merge: OrderedMerge | undefined;
 
-  /** Counters for health and metrics. */
-  readonly stats = { batches: 0, events: 0, lastBatchSize: 0, lastWriteMs: 0, writeErrors: 0 };
+  /** Names this instance's batches in the log (`event_batches`), so a retried batch is known there. */
+  private readonly instanceKey = randomBytes(8).toString('hex');
+  private batchCount = 0;
+
+  /** Counters for health and metrics; `duplicates`: events of redelivered messages, not logged again. */
+  readonly stats = { batches: 0, events: 0, lastBatchSize: 0, lastWriteMs: 0, writeErrors: 0, duplicates: 0 };
 
   /** Every committed batch, in log order. */
   readonly batches$: Observable<readonly DeviceEvent[]> = this.committed.asObservable();
@@ -173,6 +181,8 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
 
   async publishOne(event: NewEvent): Promise<DeviceEvent> {
     const [positioned] = await this.publish([event]);
+    // Only device messages with a message_id are ever left out, and those are not published one by one.
+    if (positioned === undefined) throw new Error('the event log did not take the event');
     return positioned;
   }
 
@@ -321,7 +331,6 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
   }
 
   private async flushLoop(): Promise<void> {
-    let delay = RETRY_MIN_MS;
     while (this.queue.length > 0) {
       const taken: Pending[] = [];
       let count = 0;
@@ -331,15 +340,38 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
         count += next.events.length;
       }
       const batch = taken.length === 1 ? taken[0].events : taken.flatMap((p) => p.events);
+      // undefined: events that cannot be serialised were dropped and the rest queued again (dropUnwritable).
+      const appended = await this.write(batch, (err) => this.dropUnwritable(taken, err));
+      if (appended === undefined) continue;
+      this.queued -= batch.length;
+      let offset = 0;
+      for (const p of taken) {
+        // A redelivered message's events are in the log already: its producer is answered as if written.
+        p.done(appended.slice(offset, offset + p.events.length).filter(isWritten));
+        offset += p.events.length;
+      }
+      if (this.queued < MAX_PENDING) this.waiters.splice(0).forEach((wake) => wake());
+    }
+    this.flushing = undefined;
+  }
+
+  /**
+   * Appends one batch, retrying the same batch under the same key until the
+   * log takes it (a retry of a batch that did commit then finds it there),
+   * and delivers what was written.
+   */
+  private async write(batch: readonly NewEvent[], dropped: (err: unknown) => boolean): Promise<Appended | undefined> {
+    const key = `${this.instanceKey}-${++this.batchCount}`;
+    let delay = RETRY_MIN_MS;
+    for (let attempt = 0; ; attempt++) {
       const started = performance.now();
-      let positioned: DeviceEvent[];
+      let appended: Appended;
       try {
-        positioned = await this.log.append(batch);
+        appended = await this.log.append(batch, key, attempt > 0);
       } catch (err) {
         // One event that cannot be written must not hold the rest back forever (issue #18).
-        if (this.dropUnwritable(taken, err)) continue;
+        if (dropped(err)) return undefined;
         // Keep the batch and its order; publishers wait (bounded) until the log is back.
-        this.queue.unshift(...taken);
         this.stats.writeErrors++;
         if (!this.writeFailing)
           this.logger.error(`Event log write failed, holding ${this.queued} events: ${String(err)}`);
@@ -350,26 +382,25 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
       }
       if (this.writeFailing) this.logger.log('Event log writable again');
       this.writeFailing = false;
-      delay = RETRY_MIN_MS;
-      this.stats.batches++;
-      this.stats.events += positioned.length;
-      this.stats.lastBatchSize = positioned.length;
-      this.stats.lastWriteMs = performance.now() - started;
-      this.metrics.logBatchSize.observe(positioned.length);
-      this.metrics.logWriteSeconds.observe(this.stats.lastWriteMs / 1000);
-      this.queued -= positioned.length;
-      if (this.merge) {
-        this.redis.publish(this.redis.key(EVENTS_CHANNEL), `[${positioned.map(eventJson).join(',')}]`);
-        this.merge.offer(positioned);
-      } else this.emit(positioned);
-      let offset = 0;
-      for (const p of taken) {
-        p.done(positioned.slice(offset, offset + p.events.length));
-        offset += p.events.length;
-      }
-      if (this.queued < MAX_PENDING) this.waiters.splice(0).forEach((wake) => wake());
+      const positioned = appended.filter(isWritten);
+      this.stats.duplicates += batch.length - positioned.length;
+      if (positioned.length > 0) this.delivered(positioned, performance.now() - started);
+      return appended;
     }
-    this.flushing = undefined;
+  }
+
+  /** Counts a committed batch and hands it to subscribers (through the merge with other instances' batches). */
+  private delivered(positioned: DeviceEvent[], writeMs: number): void {
+    this.stats.batches++;
+    this.stats.events += positioned.length;
+    this.stats.lastBatchSize = positioned.length;
+    this.stats.lastWriteMs = writeMs;
+    this.metrics.logBatchSize.observe(positioned.length);
+    this.metrics.logWriteSeconds.observe(writeMs / 1000);
+    if (this.merge) {
+      this.redis.publish(this.redis.key(EVENTS_CHANNEL), `[${positioned.map(eventJson).join(',')}]`);
+      this.merge.offer(positioned);
+    } else this.emit(positioned);
   }
 
   /**

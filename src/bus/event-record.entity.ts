@@ -5,6 +5,7 @@ import { bigintNumber } from '../database/transformers';
 @Entity('events')
 @Index('events_device_idx', ['deviceType', 'deviceId', 'id'])
 @Index('events_received_idx', ['receivedAt'])
+@Index('events_message_idx', ['messageId', 'deviceType', 'deviceId'], { unique: true, where: 'message_id IS NOT NULL' })
 export class EventRecord {
   @PrimaryColumn({ type: 'bigint', transformer: bigintNumber })
   id!: number;
@@ -24,6 +25,10 @@ export class EventRecord {
 
   @Column({ type: 'text' })
   body!: string;
+
+  /** The device's `message_id`, on the first event of its message only: unique per device (issue #11). */
+  @Column({ name: 'message_id', type: 'varchar', length: 128, nullable: true })
+  messageId!: string | null;
 }
 
 /** Small key/value facts about the log, such as how far retention has pruned. */

@@ -148,7 +148,7 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
     const waiting = this.waiting.get(result.id);
     if (!waiting) return;
     this.waiting.delete(result.id);
-    if ('error' in result) waiting.reject(new Error(result.error));
+    if ('error' in result) waiting.reject(Object.assign(new Error(result.error), { code: result.code }));
     else waiting.resolve(result.changes);
   }
 }

@@ -9,7 +9,11 @@ describe('BulkInsert', () => {
   it('splits SQLite rows into chunks of ? marks, sharing one text per full chunk', () => {
     const insert = new BulkInsert('t', columns, false, ' ON CONFLICT (a) DO NOTHING', 2);
     const statements = insert.statements(['x', 1, 'y', 2, 'z', 3, 'w', 4, 'v', 5]);
-    expect(statements.map((s) => s.params)).toEqual([['x', 1, 'y', 2], ['z', 3, 'w', 4], ['v', 5]]);
+    expect(statements.map((s) => s.params)).toEqual([
+      ['x', 1, 'y', 2],
+      ['z', 3, 'w', 4],
+      ['v', 5],
+    ]);
     expect(statements[0].sql).toBe('INSERT INTO t (a, b) VALUES (?,?),(?,?) ON CONFLICT (a) DO NOTHING');
     expect(statements[1].sql).toBe(statements[0].sql);
     expect(statements[2].sql).toBe('INSERT INTO t (a, b) VALUES (?,?) ON CONFLICT (a) DO NOTHING');
@@ -20,7 +24,12 @@ describe('BulkInsert', () => {
     expect(insert.statements(['x', 1, 'y', null])).toEqual([
       {
         sql: 'INSERT INTO t (a, b) SELECT a, b FROM json_to_recordset($1::json) AS r(a varchar, b bigint)',
-        params: [JSON.stringify([{ a: 'x', b: 1 }, { a: 'y', b: null }])],
+        params: [
+          JSON.stringify([
+            { a: 'x', b: 1 },
+            { a: 'y', b: null },
+          ]),
+        ],
       },
     ]);
   });

@@ -14,8 +14,8 @@ export interface WriteJob {
   statements: WriteStatement[];
 }
 
-/** Rows changed by each statement, or why the job was undone. */
-export type WriteResult = { id: number; changes: number[] } | { id: number; error: string };
+/** Rows changed by each statement, or why the job was undone (with SQLite's result code, when it gave one). */
+export type WriteResult = { id: number; changes: number[] } | { id: number; error: string; code?: string };
 
 export interface WriterOptions {
   path: string;

@@ -53,7 +53,7 @@ function runAll(jobs: WriteJob[]): WriteResult[] {
       } catch (err) {
         db.exec('ROLLBACK TO job');
         db.exec('RELEASE job');
-        results.push({ id: job.id, error: String(err) });
+        results.push({ id: job.id, error: String(err), code: codeOf(err) });
       }
     }
     db.exec('COMMIT');
@@ -61,8 +61,14 @@ function runAll(jobs: WriteJob[]): WriteResult[] {
   } catch (err) {
     // BEGIN or COMMIT failed (a locked or full database): nothing of these jobs is in.
     if (db.inTransaction) db.exec('ROLLBACK');
-    return jobs.map((job) => ({ id: job.id, error: String(err) }));
+    return jobs.map((job) => ({ id: job.id, error: String(err), code: codeOf(err) }));
   }
+}
+
+/** better-sqlite3's SqliteError carries the extended result code, e.g. `SQLITE_CONSTRAINT_UNIQUE`. */
+function codeOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 port.on('message', (first: WriteJob | 'close') => {

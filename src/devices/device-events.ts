@@ -6,17 +6,19 @@ export const OFFLINE = 'offline';
 /** Known (its credentials were minted) but never heard from yet (issue #13). */
 export const PROVISIONING = 'provisioning';
 
-interface Origin {
+export interface Origin {
   deviceType: string;
   deviceId: string;
   /** Device time when it sent one, else the receive time (ISO 8601). */
   timestamp: string;
   /** Server receive time (ISO 8601). */
   receivedAt: string;
+  /** The device's `message_id`, on the events made from its message's content (issue #11). */
+  messageId?: string;
 }
 
 function event(origin: Origin, name: string, data: Record<string, unknown>): NewEvent {
-  return {
+  const e: NewEvent = {
     event: name,
     device_type: origin.deviceType,
     device_id: origin.deviceId,
@@ -24,6 +26,8 @@ function event(origin: Origin, name: string, data: Record<string, unknown>): New
     timestamp: origin.timestamp,
     received_at: origin.receivedAt,
   };
+  if (origin.messageId !== undefined) e.message_id = origin.messageId;
+  return e;
 }
 
 export function dataEvent(origin: Origin, values: Record<string, unknown>): NewEvent {

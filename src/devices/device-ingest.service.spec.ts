@@ -124,6 +124,30 @@ describe('DeviceIngestService', () => {
     );
   });
 
+  it("puts a message's message_id on its events and opens the message with the first (issue #11)", async () => {
+    const s = await setup();
+    // Offline first: the activity status that follows is the registry's news, not the message's.
+    await s.ingest.ingest([statusMsg('offline')]);
+    await s.ingest.ingest([
+      {
+        ...base,
+        kind: 'data',
+        messageId: 'm-1',
+        samples: [{ values: { temperature: 1 } }, { values: { temperature: 2 } }],
+      },
+      { ...base, kind: 'command_response', messageId: 'm-2', requestId: 'r', result: 1 },
+      { ...base, kind: 'data', samples: [{ values: { temperature: 3 } }] },
+    ]);
+    const marks = s.calls[1].map((e) => [e.event, e.message_id, e.opensMessage]);
+    expect(marks).toEqual([
+      ['status', undefined, undefined],
+      ['data', 'm-1', true],
+      ['data', 'm-1', undefined],
+      ['command_response', 'm-2', true],
+      ['data', undefined, undefined],
+    ]);
+  });
+
   it('gives status events old and new status in message order, null for a new device', async () => {
     const s = await setup();
     await s.ingest.ingest([

@@ -4,8 +4,10 @@ import { EventBusService } from '../bus/event-bus.service';
 import { isoTime } from '../common/iso-time';
 import { nameMap } from '../common/name-map';
 import { DeviceRegistryService } from './device-registry.service';
+import type { StatusChange } from './device-registry.service';
 import { DeviceWriterService } from './device-writer.service';
 import { OFFLINE, ONLINE, PROVISIONING, commandResponseEvent, dataEvent, statusEvent } from './device-events';
+import type { Origin } from './device-events';
 import type { IngestMessage, StatusMessage } from './ingest-message';
 import { markLocal } from './local-events';
 
@@ -85,43 +87,63 @@ export class DeviceIngestService {
     const change = this.registry.record(m);
     const receivedAt = isoTime(m.receivedAt);
     // One origin per message, its timestamp set per event: the event constructors copy its fields.
-    const origin = { deviceType: m.deviceType, deviceId: m.deviceId, receivedAt, timestamp: receivedAt };
+    const origin = {
+      deviceType: m.deviceType,
+      deviceId: m.deviceId,
+      receivedAt,
+      timestamp: receivedAt,
+      messageId: m.messageId,
+    };
     switch (m.kind) {
-      case 'data':
-        if (change.before === OFFLINE) {
-          events.push(statusEvent(origin, change.before, change.after, { reason: 'activity' }));
-        }
+      case 'data': {
+        if (change.before === OFFLINE) events.push(activityStatus(origin, change));
+        const opened = events.length;
         for (const s of m.samples) {
           origin.timestamp = s.timestamp ?? receivedAt;
           events.push(dataEvent(origin, s.values));
         }
+        if (m.messageId !== undefined && events.length > opened) events[opened].opensMessage = true;
         break;
+      }
       case 'status':
         events.push(
-          statusEvent(
-            { ...origin, timestamp: m.timestamp ?? receivedAt },
-            change.before,
-            change.after,
-            statusDetails(m),
+          opening(
+            m,
+            statusEvent(
+              { ...origin, timestamp: m.timestamp ?? receivedAt },
+              change.before,
+              change.after,
+              statusDetails(m),
+            ),
           ),
         );
         break;
       case 'command_response':
-        if (change.before === OFFLINE) {
-          events.push(
-            statusEvent({ ...origin, timestamp: receivedAt }, change.before, change.after, { reason: 'activity' }),
-          );
-        }
+        if (change.before === OFFLINE) events.push(activityStatus(origin, change));
         events.push(
-          commandResponseEvent(
-            { ...origin, timestamp: m.timestamp ?? receivedAt },
-            m.requestId,
-            m.error !== undefined ? { error: m.error } : { result: m.result },
+          opening(
+            m,
+            commandResponseEvent(
+              { ...origin, timestamp: m.timestamp ?? receivedAt },
+              m.requestId,
+              m.error !== undefined ? { error: m.error } : { result: m.result },
+            ),
           ),
         );
         break;
     }
   }
+}
+
+/** A device heard again after being offline; the registry's news, not the message's, so without message_id. */
+function activityStatus(origin: Origin, change: StatusChange): NewEvent {
+  return statusEvent({ ...origin, messageId: undefined }, change.before, change.after, { reason: 'activity' });
+}
+
+/** The one event of a message that carried `message_id` opens (and is) that message in the log. */
+function opening(m: IngestMessage, event: NewEvent): NewEvent {
+  if (m.messageId !== undefined) event.opensMessage = true;
+  return event;
 }
 
 /** A status the service sets for a device, with the reason in the event's data. */

@@ -9,6 +9,8 @@ interface FromDevice {
   deviceId: string;
   /** Server receive time, ms since the epoch. */
   receivedAt: number;
+  /** The device's `message_id` for this message, when it sent one (issue #11). */
+  messageId?: string;
 }
 
 /** One or more samples (`data`: flat, readings list, or batch). */

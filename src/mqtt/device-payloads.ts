@@ -18,6 +18,8 @@ const MAX_READING_NAME = 128;
 /** Same bound as the `devices.firmware_version` column. */
 const MAX_FIRMWARE_VERSION = 64;
 const MAX_REQUEST_ID = 128;
+/** Same bound as the `events.message_id` column. */
+const MAX_MESSAGE_ID = 128;
 
 type Json = Record<string, unknown>;
 type Origin = { deviceType: string; deviceId: string; receivedAt: number };
@@ -33,25 +35,40 @@ function timestampOf(value: unknown, at: string): string | undefined {
   return new Date(ms).toISOString();
 }
 
+/**
+ * `message_id`: the device's own id for the message, so that a redelivery is
+ * not logged twice (issue #11). Top-level in every payload; never a reading.
+ */
+function messageIdOf(obj: Json): string | undefined {
+  const id = obj.message_id;
+  if (id === undefined) return undefined;
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_MESSAGE_ID)
+    throw new SchemaViolation(`message_id: must be a string of 1 to ${MAX_MESSAGE_ID} characters`);
+  return id;
+}
+
 const badName = (name: string): boolean => name.length === 0 || name.length > MAX_READING_NAME;
 const nameError = (at: string): SchemaViolation =>
   new SchemaViolation(`${at}: a reading name is 1 to ${MAX_READING_NAME} characters`);
 
 /**
- * A flat sample: every key but `timestamp` is a reading. `at` names it in
- * problems (`readings[2]`, or '' for the payload). Without a `timestamp` key
- * the parsed object itself holds the values (it is this message's own).
+ * A flat sample: every key but `timestamp` (and, for the payload itself,
+ * `message_id`) is a reading. `at` names it in problems (`readings[2]`, or
+ * '' for the payload). Without those keys the parsed object itself holds the
+ * values (it is this message's own).
  */
 function flatSample(obj: Json, at: string, fallbackTimestamp: string | undefined): Sample {
   const path = at === '' ? '' : `${at}.`;
   const names = Object.keys(obj);
-  for (const name of names) if (name !== 'timestamp' && badName(name)) throw nameError(`${path}${name}`);
+  const reserved = (name: string): boolean => name === 'timestamp' || (at === '' && name === 'message_id');
+  for (const name of names) if (!reserved(name) && badName(name)) throw nameError(`${path}${name}`);
   const stamped = 'timestamp' in obj;
-  if (names.length === (stamped ? 1 : 0)) throw new SchemaViolation(`${at || 'payload'}: holds no readings`);
-  if (!stamped)
+  const own = (stamped ? 1 : 0) + (at === '' && 'message_id' in obj ? 1 : 0);
+  if (names.length === own) throw new SchemaViolation(`${at || 'payload'}: holds no readings`);
+  if (own === 0)
     return fallbackTimestamp === undefined ? { values: obj } : { timestamp: fallbackTimestamp, values: obj };
   const values = nameMap<unknown>();
-  for (const name of names) if (name !== 'timestamp') values[name] = obj[name];
+  for (const name of names) if (!reserved(name)) values[name] = obj[name];
   const timestamp = timestampOf(obj.timestamp, `${path}timestamp`) ?? fallbackTimestamp;
   return timestamp === undefined ? { values } : { timestamp, values };
 }
@@ -63,9 +80,11 @@ const LIST_ITEM_KEYS = new Set(['type', 'value', 'unit', 'timestamp']);
  * `data`: flat `{"temperature": 25.3, "timestamp": …}`, a readings list
  * `{"readings": [{"type", "value", "unit"?, "timestamp"?}, …]}` (one sample per
  * distinct timestamp), or a batch `{"readings": [{…flat…}, …]}` (one sample each).
- * With `readings`, the only other key is `timestamp`, the default for items without one.
+ * With `readings`, the only other keys are `timestamp`, the default for items
+ * without one, and `message_id`.
  */
 export function parseData(obj: Json, origin: Origin, types: DeviceTypes): DataMessage {
+  const messageId = messageIdOf(obj);
   let samples: Sample[];
   if (!('readings' in obj)) {
     samples = [flatSample(obj, '', undefined)];
@@ -75,8 +94,8 @@ export function parseData(obj: Json, origin: Origin, types: DeviceTypes): DataMe
       throw new SchemaViolation('readings: must be a non-empty array');
     }
     for (const key of Object.keys(obj)) {
-      if (key !== 'readings' && key !== 'timestamp') {
-        throw new SchemaViolation(`${key}: next to readings only timestamp is allowed`);
+      if (key !== 'readings' && key !== 'timestamp' && key !== 'message_id') {
+        throw new SchemaViolation(`${key}: next to readings only timestamp and message_id are allowed`);
       }
     }
     const shared = timestampOf(obj.timestamp, 'timestamp');
@@ -98,7 +117,9 @@ export function parseData(obj: Json, origin: Origin, types: DeviceTypes): DataMe
     problems.push(...(samples.length > 1 ? found.map((p) => `readings[${i}].${p}`) : found));
   });
   if (problems.length > 0) throw new SchemaViolation(problems.join('; '));
-  return { kind: 'data', ...origin, samples };
+  const message: DataMessage = { kind: 'data', ...origin, samples };
+  if (messageId !== undefined) message.messageId = messageId;
+  return message;
 }
 
 function listSamples(items: Json[], shared: string | undefined): Sample[] {
@@ -118,13 +139,15 @@ function listSamples(items: Json[], shared: string | undefined): Sample[] {
   return [...byTime].map(([timestamp, values]) => (timestamp === undefined ? { values } : { timestamp, values }));
 }
 
-/** `status`: `{"status", "battery_level"?, "firmware_version"?, "timestamp"?, …}`; other keys pass through. */
+/** `status`: `{"status", "battery_level"?, "firmware_version"?, "timestamp"?, "message_id"?, …}`; other keys pass through. */
 export function parseStatus(obj: Json, origin: Origin): StatusMessage {
-  const { status, battery_level: battery, firmware_version: firmware, timestamp, ...extra } = obj;
+  const { status, battery_level: battery, firmware_version: firmware, timestamp, message_id: _, ...extra } = obj;
+  const messageId = messageIdOf(obj);
   if (typeof status !== 'string' || !(DEVICE_STATUSES as readonly string[]).includes(status)) {
     throw new SchemaViolation(`status: must be one of ${DEVICE_STATUSES.join(', ')}`);
   }
   const message: StatusMessage = { kind: 'status', ...origin, status, extra };
+  if (messageId !== undefined) message.messageId = messageId;
   if (battery !== undefined) {
     if (typeof battery !== 'number' || !(battery >= 0 && battery <= 100)) {
       throw new SchemaViolation('battery_level: must be a number from 0 to 100');
@@ -152,7 +175,9 @@ export function parseCommandResponse(obj: Json, origin: Origin): CommandResponse
   const hasError = 'error' in obj;
   if (hasResult === hasError) throw new SchemaViolation('must carry exactly one of result and error');
   if (hasError && typeof obj.error !== 'string') throw new SchemaViolation('error: must be a string');
+  const messageId = messageIdOf(obj);
   const message: CommandResponseMessage = { kind: 'command_response', ...origin, requestId };
+  if (messageId !== undefined) message.messageId = messageId;
   if (hasError) message.error = obj.error as string;
   else message.result = obj.result;
   const ts = timestampOf(obj.timestamp, 'timestamp');

@@ -104,7 +104,10 @@ describe('MqttRouter', () => {
       [{ readings: [] }, 'readings: must be a non-empty array'],
       [{ readings: {} }, 'readings: must be a non-empty array'],
       [{ readings: [1, 2] }, 'readings: every item must be an object'],
-      [{ readings: [{ type: 'a', value: 1 }], battery: 3 }, 'battery: next to readings only timestamp is allowed'],
+      [
+        { readings: [{ type: 'a', value: 1 }], battery: 3 },
+        'battery: next to readings only timestamp and message_id are allowed',
+      ],
       [
         { readings: [{ type: 'a', value: 1 }, { a: 2 }] },
         'readings[1]: a list of {type, value} items and a batch of samples cannot be mixed',
@@ -252,6 +255,63 @@ describe('MqttRouter', () => {
         kind: 'rejected',
         reason: 'schema_violation',
         detail,
+      });
+    });
+  });
+
+  describe('message_id (issue #11)', () => {
+    const id = 'a7f3-0001';
+    it('takes message_id from every payload shape, never as a reading or a status field', () => {
+      const data = (payload: unknown) => route(open, 'things/weatherstation/ws-001/data', payload);
+      expect(data({ temperature: 25.3, message_id: id })).toEqual({
+        kind: 'message',
+        message: { kind: 'data', ...origin, messageId: id, samples: [{ values: { temperature: 25.3 } }] },
+      });
+      expect(data({ message_id: id, readings: [{ type: 'temperature', value: 25.3 }] })).toEqual({
+        kind: 'message',
+        message: { kind: 'data', ...origin, messageId: id, samples: [{ values: { temperature: 25.3 } }] },
+      });
+      expect(data({ message_id: id, readings: [{ temperature: 1 }, { temperature: 2 }] })).toEqual({
+        kind: 'message',
+        message: {
+          kind: 'data',
+          ...origin,
+          messageId: id,
+          samples: [{ values: { temperature: 1 } }, { values: { temperature: 2 } }],
+        },
+      });
+      expect(route(open, 'things/weatherstation/ws-001/status', { status: 'online', message_id: id, x: 1 })).toEqual({
+        kind: 'message',
+        message: { kind: 'status', ...origin, messageId: id, status: 'online', extra: { x: 1 } },
+      });
+      expect(
+        route(open, 'things/weatherstation/ws-001/cmd/response', { request_id: 'r', result: 1, message_id: id }),
+      ).toEqual({
+        kind: 'message',
+        message: { kind: 'command_response', ...origin, messageId: id, requestId: 'r', result: 1 },
+      });
+    });
+
+    it.each([
+      [{ temperature: 1, message_id: 17 }, 'data'],
+      [{ temperature: 1, message_id: '' }, 'data'],
+      [{ temperature: 1, message_id: 'x'.repeat(129) }, 'data'],
+      [{ readings: [{ temperature: 1 }], message_id: null }, 'data'],
+      [{ status: 'online', message_id: ['m'] }, 'status'],
+      [{ request_id: 'r', result: 1, message_id: { id: 1 } }, 'cmd/response'],
+    ])('refuses the message_id of %j', (payload, kind) => {
+      expect(route(open, `things/weatherstation/ws-001/${kind}`, payload)).toEqual({
+        kind: 'rejected',
+        reason: 'schema_violation',
+        detail: 'message_id: must be a string of 1 to 128 characters',
+      });
+    });
+
+    it('refuses a flat payload that holds only a message_id', () => {
+      expect(route(open, 'things/weatherstation/ws-001/data', { message_id: id })).toEqual({
+        kind: 'rejected',
+        reason: 'schema_violation',
+        detail: 'payload: holds no readings',
       });
     });
   });

@@ -4,6 +4,7 @@ import { SignallingRooms1700000004000 } from './1700000004000-signalling-rooms';
 import { PollPositions1700000005000 } from './1700000005000-poll-positions';
 import { ReadingsDeviceKey1700000006000 } from './1700000006000-readings-device-key';
 import { PostgresAppendIndexes1700000007000 } from './1700000007000-postgres-append-indexes';
+import { EventMessageIds1700000008000 } from './1700000008000-event-message-ids';
 
 /** Every migration, oldest first. Both SQLite and PostgreSQL run these; nothing uses `synchronize`. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   PollPositions1700000005000,
   ReadingsDeviceKey1700000006000,
   PostgresAppendIndexes1700000007000,
+  EventMessageIds1700000008000,
 ];
