@@ -11,6 +11,8 @@ export const REJECT_REASONS = [
   'not_object',
   'undeclared_type',
   'schema_violation',
+  /** The event log's database refused the message's event (issue #11): a value too long, a constraint. */
+  'log_refused',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
