@@ -128,26 +128,6 @@ describe('EventBusService', () => {
     expect(bus.degraded).toBe(false);
   });
 
-  it('drops an event that cannot be serialised and writes the rest of its batch at once (issue #18)', async () => {
-    const { bus, log } = await makeBus();
-    let deep: unknown = [];
-    for (let i = 0; i < 30_000; i++) deep = [deep];
-    const poison = { ...newEvent(2), data: { deep } };
-    const delivered = firstValueFrom(bus.live().pipe(take(3), toArray()));
-    const answers = await Promise.allSettled([
-      bus.publish([newEvent(1)]),
-      bus.publish([poison]),
-      bus.publish([newEvent(3), poison, newEvent(4)]),
-    ]);
-    expect(answers.map((a) => a.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    expect((answers[1] as PromiseRejectedResult).reason).toBeInstanceOf(RangeError);
-    expect((answers[2] as PromiseFulfilledResult<DeviceEvent[]>).value.map((e) => e.data.n)).toEqual([3, 4]);
-    expect((await delivered).map((e) => e.data.n)).toEqual([1, 3, 4]);
-    expect(log.rows.map((e) => e.data.n)).toEqual([1, 3, 4]);
-    expect(bus.degraded).toBe(false);
-    expect(await bus.publishOne(newEvent(5))).toMatchObject({ id: '4', data: { n: 5 } });
-  });
-
   it('filters live events by type, id and event name', async () => {
     const { bus } = await makeBus();
     const received = firstValueFrom(

@@ -6,11 +6,13 @@ import { ClusterLeaseService } from '../cluster/cluster-lease.service';
 import { RedisRepository } from '../cluster/redis.repository';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
+import { refusedForItsData } from '../database/write-errors';
 import { MetricsService } from '../observability/metrics.service';
 import type { DeviceEvent, EventFilter, NewEvent, StreamItem } from './device-event';
 import { eventJson, matchesFilter } from './device-event';
 import { EventLogRepository } from './event-log.repository';
 import type { Appended } from './event-log.repository';
+import { messageBoundary } from './message-ids';
 import { OrderedMerge } from './ordered-merge';
 
 /** Events per transaction at most; a busy log commits as fast as the database allows. */
@@ -41,6 +43,14 @@ export interface EventPage {
   more: boolean;
   /** Set when the asked position was pruned (or is unknown): the page starts after `retainedAfter`. */
   reset?: { requested: string; retainedAfter: string };
+}
+
+/** An event the log refused, and what the database said. */
+export interface RefusedEvent {
+  /** The event's channel, `{prefix}/{type}/{id}/{event}` (bridge.md, "Signalling mirror"). */
+  topic: string;
+  event: NewEvent;
+  detail: string;
 }
 
 interface Pending {
@@ -79,8 +89,24 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
   private readonly instanceKey = randomBytes(8).toString('hex');
   private batchCount = 0;
 
-  /** Counters for health and metrics; `duplicates`: events of redelivered messages, not logged again. */
-  readonly stats = { batches: 0, events: 0, lastBatchSize: 0, lastWriteMs: 0, writeErrors: 0, duplicates: 0 };
+  private readonly refusals = new Subject<RefusedEvent>();
+
+  /**
+   * Counters for health and metrics; `duplicates`: events of redelivered
+   * messages, not logged again; `refused`: events the log refused (rejects).
+   */
+  readonly stats = {
+    batches: 0,
+    events: 0,
+    lastBatchSize: 0,
+    lastWriteMs: 0,
+    writeErrors: 0,
+    duplicates: 0,
+    refused: 0,
+  };
+
+  /** Events the log refused for their data; RejectsService keeps them. */
+  readonly refused$: Observable<RefusedEvent> = this.refusals.asObservable();
 
   /** Every committed batch, in log order. */
   readonly batches$: Observable<readonly DeviceEvent[]> = this.committed.asObservable();
@@ -149,6 +175,7 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
     clearInterval(this.pollTimer);
     this.merge?.stop();
     this.committed.complete();
+    this.refusals.complete();
   }
 
   /** True while the log cannot be written (events are held in memory meanwhile) or Redis is away. */
@@ -340,9 +367,7 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
         count += next.events.length;
       }
       const batch = taken.length === 1 ? taken[0].events : taken.flatMap((p) => p.events);
-      // undefined: events that cannot be serialised were dropped and the rest queued again (dropUnwritable).
-      const appended = await this.write(batch, (err) => this.dropUnwritable(taken, err));
-      if (appended === undefined) continue;
+      const appended = await this.write(batch);
       this.queued -= batch.length;
       let offset = 0;
       for (const p of taken) {
@@ -360,7 +385,7 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
    * log takes it (a retry of a batch that did commit then finds it there),
    * and delivers what was written.
    */
-  private async write(batch: readonly NewEvent[], dropped: (err: unknown) => boolean): Promise<Appended | undefined> {
+  private async write(batch: readonly NewEvent[]): Promise<Appended> {
     const key = `${this.instanceKey}-${++this.batchCount}`;
     let delay = RETRY_MIN_MS;
     for (let attempt = 0; ; attempt++) {
@@ -369,8 +394,7 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
       try {
         appended = await this.log.append(batch, key, attempt > 0);
       } catch (err) {
-        // One event that cannot be written must not hold the rest back forever (issue #18).
-        if (dropped(err)) return undefined;
+        if (refusedForItsData(err)) return this.split(batch, err);
         // Keep the batch and its order; publishers wait (bounded) until the log is back.
         this.stats.writeErrors++;
         if (!this.writeFailing)
@@ -389,6 +413,33 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
     }
   }
 
+  /**
+   * A batch the log refuses for its data, not its state (issue #11, item 4):
+   * retrying it would fail forever and hold every event behind it, so it is
+   * halved (never inside a device message) until the refused events are
+   * found. Those go to the rejects; the rest are written in order, and all
+   * their producers are answered.
+   */
+  private async split(batch: readonly NewEvent[], err: unknown): Promise<Appended> {
+    if (batch.length === 1) {
+      this.refuse(batch[0], err);
+      return [undefined];
+    }
+    const half = batch.length >> 1;
+    const boundary = messageBoundary(batch, half);
+    const cut = boundary === 0 || boundary === batch.length ? half : boundary;
+    const head = await this.write(batch.slice(0, cut));
+    return head.concat(await this.write(batch.slice(cut)));
+  }
+
+  /** RejectsService counts, logs (rate-limited) and keeps it. */
+  private refuse(event: NewEvent, err: unknown): void {
+    this.stats.refused++;
+    const detail = err instanceof Error ? err.message : String(err);
+    const topic = `${this.config.mqtt.topicPrefix}/${event.device_type}/${event.device_id}/${event.event}`;
+    this.refusals.next({ topic, event, detail });
+  }
+
   /** Counts a committed batch and hands it to subscribers (through the merge with other instances' batches). */
   private delivered(positioned: DeviceEvent[], writeMs: number): void {
     this.stats.batches++;
@@ -403,34 +454,6 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
     } else this.emit(positioned);
   }
 
-  /**
-   * After a failed write: when the error is one JSON.stringify throws (a
-   * value too deep, a cycle, a BigInt) rather than a database's, finds the
-   * events that cannot be serialised, drops them, and queues the rest again
-   * in order. A publisher whose events are all dropped gets the error; the
-   * others are answered for the events kept. Entry points bound what comes
-   * in (json-limits.ts): this is the second line, for bugs. True when
-   * something was dropped.
-   */
-  private dropUnwritable(taken: Pending[], err: unknown): boolean {
-    if (!(err instanceof RangeError || err instanceof TypeError)) return false;
-    let dropped = 0;
-    const kept: Pending[] = [];
-    for (const p of taken) {
-      const events = p.events.filter(serialisable);
-      dropped += p.events.length - events.length;
-      if (events.length === 0) p.fail(err);
-      else kept.push(events.length === p.events.length ? p : { ...p, events });
-    }
-    if (dropped === 0) return false;
-    this.queued -= dropped;
-    this.stats.writeErrors++;
-    this.logger.error(`Dropped ${dropped} events that cannot be serialised for the log: ${String(err)}`);
-    this.queue.unshift(...kept);
-    if (this.queued < MAX_PENDING) this.waiters.splice(0).forEach((wake) => wake());
-    return true;
-  }
-
   private async prune(): Promise<void> {
     if (!this.lease.isLeader) return;
     try {
@@ -439,14 +462,5 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
     } catch (err) {
       this.logger.warn(`Event log pruning failed: ${String(err)}`);
     }
-  }
-}
-
-function serialisable(event: NewEvent): boolean {
-  try {
-    JSON.stringify(event);
-    return true;
-  } catch {
-    return false;
   }
 }

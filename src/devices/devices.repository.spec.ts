@@ -195,9 +195,9 @@ describe('ReadingsDeviceKey migration', () => {
     const db = open(MIGRATIONS);
     await db.initialize();
     try {
-      // This one, then the later ones (PostgresAppendIndexes leaves SQLite as it is).
-      const ran = (await db.runMigrations()).map((m) => m.name);
-      expect(ran[0]).toBe('ReadingsDeviceKey1700000006000');
+      // This one and every later one.
+      const ran = MIGRATIONS.slice(MIGRATIONS.indexOf(ReadingsDeviceKey1700000006000));
+      expect((await db.runMigrations()).map((m) => m.name)).toEqual(ran.map((m) => m.name));
       const upgraded = new DevicesRepository(db, new BatchWriter(db, onDataSource));
       await upgraded.loadDevices();
       await upgraded.write([device('new', 'online')], [row('t', 9, T0, 'new')]);
@@ -205,7 +205,7 @@ describe('ReadingsDeviceKey migration', () => {
       expect((await upgraded.readings(range({ deviceId: 'old-2' }))).map((r) => r.value)).toEqual([2]);
       expect((await upgraded.readings(range({ deviceId: 'new' }))).map((r) => r.value)).toEqual([9]);
 
-      for (let undo = 0; undo < ran.length; undo++) await db.undoLastMigration();
+      for (let n = 0; n < ran.length; n++) await db.undoLastMigration();
       const back = await db.query<{ device_id: string; value: number }[]>(
         `SELECT device_id, value FROM readings ORDER BY id`,
       );

@@ -18,6 +18,8 @@ export const REJECT_REASONS = [
   'schema_violation',
   /** Valid, yet the bridge failed to turn it into events: a bug, its stack in the detail. */
   'ingest_failed',
+  /** The event log's database refused the message's event (issue #11): a value too long, a constraint. */
+  'log_refused',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

@@ -1,4 +1,6 @@
 import { Logger } from '@nestjs/common';
+import { Subject } from 'rxjs';
+import type { EventBusService, RefusedEvent } from '../bus/event-bus.service';
 import { MetricsService } from '../observability/metrics.service';
 import type { Reject } from './reject.entity';
 import type { RejectsRepository } from './rejects.repository';
@@ -24,15 +26,23 @@ describe('RejectsService', () => {
   let repo: MemoryRepository;
   let rejects: RejectsService;
   let warnings: string[];
+  let refused: Subject<RefusedEvent>;
 
   beforeEach(() => {
+    refused = new Subject<RefusedEvent>();
+    const bus = { refused$: refused, drain: () => Promise.resolve() };
     jest.useFakeTimers({ now: Date.UTC(2025, 0, 15, 12, 0, 0) });
     warnings = [];
     jest.spyOn(Logger.prototype, 'warn').mockImplementation((message: unknown) => {
       warnings.push(String(message));
     });
     repo = new MemoryRepository();
-    rejects = new RejectsService(repo as unknown as RejectsRepository, new MetricsService());
+    rejects = new RejectsService(
+      repo as unknown as RejectsRepository,
+      new MetricsService(),
+      bus as unknown as EventBusService,
+    );
+    rejects.onModuleInit();
   });
   afterEach(async () => {
     await rejects.beforeApplicationShutdown();
@@ -80,5 +90,31 @@ describe('RejectsService', () => {
     repo.failing = false;
     record('things/ws/b/data', 'nope', 'not_json');
     expect((await rejects.list(10)).map((r) => r.topic)).toEqual(['things/ws/b/data']);
+  });
+  it('keeps an event the log refused as a log_refused reject, under its channel, with the database message', async () => {
+    const at = '2025-01-15T11:59:00.000Z';
+    const event = {
+      event: 'data',
+      device_type: 'ws',
+      device_id: 'ws-1',
+      data: { note: 'x'.repeat(10) },
+      timestamp: at,
+      received_at: at,
+      message_id: 'm-1',
+      opensMessage: true,
+    };
+    refused.next({ topic: 'things/ws/ws-1/data', event, detail: 'value too long for type character varying(128)' });
+    const [stored] = await rejects.list(10);
+    expect(stored).toEqual({
+      id: 1,
+      received_at: at,
+      topic: 'things/ws/ws-1/data',
+      reason: 'log_refused',
+      detail: 'value too long for type character varying(128)',
+      payload: JSON.stringify({ ...event, opensMessage: undefined }),
+      payload_encoding: 'utf8',
+      payload_size: JSON.stringify({ ...event, opensMessage: undefined }).length,
+    });
+    expect(rejects.counters().log_refused).toBe(1);
   });
 });

@@ -1,6 +1,9 @@
-import type { BeforeApplicationShutdown } from '@nestjs/common';
+import type { BeforeApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Injectable, Logger } from '@nestjs/common';
 import { isUtf8 } from 'node:buffer';
+import type { Subscription } from 'rxjs';
+import { EventBusService } from '../bus/event-bus.service';
+import type { RefusedEvent } from '../bus/event-bus.service';
 import { MetricsService } from '../observability/metrics.service';
 import type { RejectReason } from './mqtt-router';
 import { REJECT_REASONS } from './mqtt-router';
@@ -39,7 +42,7 @@ export interface RejectView {
  * hold ingestion back: database trouble costs stored rows, never messages.
  */
 @Injectable()
-export class RejectsService implements BeforeApplicationShutdown {
+export class RejectsService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger('MqttRejects');
   private readonly log = new RateLimitedLog((line) => this.logger.warn(line));
   private readonly counts = new Map<RejectReason, number>(REJECT_REASONS.map((r) => [r, 0]));
@@ -49,10 +52,31 @@ export class RejectsService implements BeforeApplicationShutdown {
   /** Rows that never reached the table (queue overflow or database errors). */
   private lost = 0;
 
+  private refusals: Subscription | undefined;
+
   constructor(
     private readonly repository: RejectsRepository,
     private readonly metrics: MetricsService,
+    private readonly bus: EventBusService,
   ) {}
+
+  /** Events the log refused are rejects too (issue #11, item 4): kept here, under their channel. */
+  onModuleInit(): void {
+    this.refusals = this.bus.refused$.subscribe((refused) => this.recordRefused(refused));
+  }
+
+  private recordRefused({ topic, event, detail }: RefusedEvent): void {
+    let payload: string;
+    try {
+      const { opensMessage: _, ...shown } = event;
+      payload = JSON.stringify(shown);
+    } catch {
+      // What made the log refuse it may be what JSON cannot hold (a BigInt, a cycle).
+      payload = `${event.device_type}/${event.device_id} ${event.event} event (no JSON)`;
+    }
+    const receivedAt = Date.parse(event.received_at);
+    this.record(topic, Buffer.from(payload), 'log_refused', detail, Number.isNaN(receivedAt) ? Date.now() : receivedAt);
+  }
 
   /** Rejected messages since start-up, by reason (every reason present, zeros included). */
   counters(): Record<RejectReason, number> {
@@ -104,6 +128,8 @@ export class RejectsService implements BeforeApplicationShutdown {
 
   /** The database closes after this: write what is waiting first. */
   async beforeApplicationShutdown(): Promise<void> {
+    await this.bus.drain();
+    this.refusals?.unsubscribe();
     await this.flush();
     clearTimeout(this.timer);
   }
