@@ -8,6 +8,7 @@ import { AppModule } from './app.module';
 import { DomainErrorFilter } from './common/domain-error.filter';
 import { UpgradeRouter } from './common/upgrade-router';
 import type { AppConfig } from './config/app-config';
+import { BatchWriter } from './database/batch-writer';
 import { JsonLogger } from './observability/json-logger';
 import { rejoinRequestContext, requestContext, withConnectionId } from './observability/request-context';
 
@@ -26,6 +27,8 @@ export interface RunningApp {
   url: string;
   port: number;
   close(): Promise<void>;
+  /** Readies a forced exit while `close` still runs: what the process must not be stopped in the middle of. */
+  abandon(): Promise<void>;
 }
 
 /** Builds the application from a validated config and listens; used by `main.ts` and the tests. */
@@ -60,5 +63,6 @@ export async function startApp(config: AppConfig): Promise<RunningApp> {
       clearTimeout(force);
     }
   };
-  return { app, config, port, url: `http://${host}:${port}`, close };
+  const abandon = (): Promise<void> => app.get(BatchWriter).close();
+  return { app, config, port, url: `http://${host}:${port}`, close, abandon };
 }

@@ -60,6 +60,13 @@ export interface AppConfig {
   sseKeepaliveIntervalSec: number;
   /** How long the event log keeps events for resume, in ms. @default 24h */
   eventRetentionMs: number;
+  /**
+   * How long SIGTERM/SIGINT may take to flush the event log and stop, in ms;
+   * past it the service logs what it could not flush and exits 1 (issue #18,
+   * item 3). Well under a container runtime's kill grace period (30 s in
+   * Docker and Kubernetes). `SHUTDOWN_TIMEOUT`. @default 10s
+   */
+  shutdownTimeoutMs: number;
   /** @default info */
   logLevel: LogLevel;
   delivery: {

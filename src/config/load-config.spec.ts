@@ -17,6 +17,7 @@ describe('loadConfig', () => {
     expect(config.maxMessageSize).toBe(65536);
     expect(config.sseKeepaliveIntervalSec).toBe(30);
     expect(config.eventRetentionMs).toBe(24 * 3600 * 1000);
+    expect(config.shutdownTimeoutMs).toBe(10_000);
     expect(config.auth.required).toBe(true);
     expect(config.logLevel).toBe('info');
   });
@@ -56,6 +57,7 @@ describe('loadConfig', () => {
       MAX_MESSAGE_SIZE: '1024',
       SSE_KEEPALIVE_INTERVAL: '5',
       EVENT_RETENTION: '7d',
+      SHUTDOWN_TIMEOUT: '3s',
       LOG_LEVEL: 'debug',
     });
     expect(config.http).toEqual({ port: 8080, host: '127.0.0.1' });
@@ -74,6 +76,7 @@ describe('loadConfig', () => {
     expect(config.maxMessageSize).toBe(1024);
     expect(config.sseKeepaliveIntervalSec).toBe(5);
     expect(config.eventRetentionMs).toBe(7 * 86_400_000);
+    expect(config.shutdownTimeoutMs).toBe(3000);
     expect(config.logLevel).toBe('debug');
   });
 
@@ -109,6 +112,7 @@ describe('loadConfig', () => {
       ],
       SSE_KEEPALIVE_INTERVAL: ['0', 'SSE_KEEPALIVE_INTERVAL=0: expected an integer from 1 to 3600'],
       EVENT_RETENTION: ['forever', 'EVENT_RETENTION=forever: expected a positive duration such as 30s, 15m, 24h or 7d'],
+      SHUTDOWN_TIMEOUT: ['0', 'SHUTDOWN_TIMEOUT=0: expected a positive duration'],
       SEND_BUFFER_LIMIT: ['-1', 'SEND_BUFFER_LIMIT=-1: expected an integer from 1024 to'],
       LOG_LEVEL: ['loud', 'LOG_LEVEL=loud: expected one of fatal, error, warn, info, debug, trace'],
     };

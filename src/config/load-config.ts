@@ -181,6 +181,7 @@ export function loadConfig(env: Env): AppConfig {
     deviceTypesPath: r.raw('DEVICE_TYPES'),
     sseKeepaliveIntervalSec: r.int('SSE_KEEPALIVE_INTERVAL', 30, 1, 3600),
     eventRetentionMs: r.duration('EVENT_RETENTION', 24 * 3_600_000),
+    shutdownTimeoutMs: r.duration('SHUTDOWN_TIMEOUT', 10_000),
     logLevel: r.oneOf<LogLevel>('LOG_LEVEL', LOG_LEVELS, 'info'),
     delivery: { sendBufferBytes: r.int('SEND_BUFFER_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024) },
     signalling: { keys: r.raw('SIGNALLING_KEYS'), rooms: r.raw('SIGNALLING_ROOMS') },
