@@ -76,6 +76,14 @@ export interface AppConfig {
      * `SEND_BUFFER_LIMIT`. @default 1048576 (1 MiB)
      */
     sendBufferBytes: number;
+    /**
+     * How long a stream's last words (and what is queued before them) may
+     * take to leave once the server ends it; then its connection is dropped,
+     * so a client that stopped reading holds no socket or buffers (issue
+     * #18, item 4). `STREAM_END_TIMEOUT`. @default 30s (the close handshake
+     * timeout of `ws`)
+     */
+    endTimeoutMs: number;
   };
   signalling: {
     /**

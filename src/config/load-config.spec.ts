@@ -18,6 +18,7 @@ describe('loadConfig', () => {
     expect(config.sseKeepaliveIntervalSec).toBe(30);
     expect(config.eventRetentionMs).toBe(24 * 3600 * 1000);
     expect(config.shutdownTimeoutMs).toBe(10_000);
+    expect(config.delivery).toEqual({ sendBufferBytes: 1024 * 1024, endTimeoutMs: 30_000 });
     expect(config.auth.required).toBe(true);
     expect(config.logLevel).toBe('info');
   });
@@ -114,6 +115,7 @@ describe('loadConfig', () => {
       EVENT_RETENTION: ['forever', 'EVENT_RETENTION=forever: expected a positive duration such as 30s, 15m, 24h or 7d'],
       SHUTDOWN_TIMEOUT: ['0', 'SHUTDOWN_TIMEOUT=0: expected a positive duration'],
       SEND_BUFFER_LIMIT: ['-1', 'SEND_BUFFER_LIMIT=-1: expected an integer from 1024 to'],
+      STREAM_END_TIMEOUT: ['soon', 'STREAM_END_TIMEOUT=soon: expected a positive duration'],
       LOG_LEVEL: ['loud', 'LOG_LEVEL=loud: expected one of fatal, error, warn, info, debug, trace'],
     };
     const env = Object.fromEntries(Object.entries(bad).map(([name, [value]]) => [name, value]));

@@ -183,7 +183,10 @@ export function loadConfig(env: Env): AppConfig {
     eventRetentionMs: r.duration('EVENT_RETENTION', 24 * 3_600_000),
     shutdownTimeoutMs: r.duration('SHUTDOWN_TIMEOUT', 10_000),
     logLevel: r.oneOf<LogLevel>('LOG_LEVEL', LOG_LEVELS, 'info'),
-    delivery: { sendBufferBytes: r.int('SEND_BUFFER_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024) },
+    delivery: {
+      sendBufferBytes: r.int('SEND_BUFFER_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+      endTimeoutMs: r.duration('STREAM_END_TIMEOUT', 30_000),
+    },
     signalling: { keys: r.raw('SIGNALLING_KEYS'), rooms: r.raw('SIGNALLING_ROOMS') },
   };
   const prefix = config.mqtt.topicPrefix;

@@ -117,7 +117,7 @@ export class WsGateway implements OnModuleInit, BeforeApplicationShutdown {
     }
     this.alive.set(ws, true);
     const untrack = this.delivery.track('ws');
-    const delivery = this.delivery.deliver(selection, new WsSink(ws, raw));
+    const delivery = this.delivery.deliver(selection, new WsSink(ws, raw, this.config.delivery.endTimeoutMs));
     ws.on('pong', () => this.alive.set(ws, true));
     ws.on('message', (data, isBinary) => {
       this.alive.set(ws, true);
