@@ -53,6 +53,13 @@ export interface AppConfig {
     adminToken: string;
     /** `AUTH=off` opens every read endpoint. @default true */
     required: boolean;
+    /**
+     * Origins (`https://app.example.com`, lower case) whose pages may open a
+     * WebSocket or socket.io connection that authenticates by the `token`
+     * cookie, besides the bridge's own. `ALLOWED_ORIGINS`, comma-separated.
+     * @default none
+     */
+    allowedOrigins: string[];
   };
   /** Path of the device-type declarations; unset accepts any type. */
   deviceTypesPath?: string;

@@ -20,6 +20,7 @@ describe('loadConfig', () => {
     expect(config.shutdownTimeoutMs).toBe(10_000);
     expect(config.delivery).toEqual({ sendBufferBytes: 1024 * 1024, endTimeoutMs: 30_000 });
     expect(config.auth.required).toBe(true);
+    expect(config.auth.allowedOrigins).toEqual([]);
     expect(config.logLevel).toBe('info');
   });
 
@@ -54,6 +55,7 @@ describe('loadConfig', () => {
       DATABASE_URL: 'postgres://u@db:5432/devicehub',
       REDIS_URL: 'redis://cache:6379',
       AUTH: 'off',
+      ALLOWED_ORIGINS: 'https://App.example.com, http://localhost:5173/,https://app.example.com:443',
       DEVICE_AUTH: 'off',
       MAX_MESSAGE_SIZE: '1024',
       SSE_KEEPALIVE_INTERVAL: '5',
@@ -74,6 +76,11 @@ describe('loadConfig', () => {
     expect(config.database).toEqual({ type: 'postgres', url: 'postgres://u@db:5432/devicehub' });
     expect(config.redisUrl).toBe('redis://cache:6379');
     expect(config.auth.required).toBe(false);
+    expect(config.auth.allowedOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+      'https://app.example.com',
+    ]);
     expect(config.maxMessageSize).toBe(1024);
     expect(config.sseKeepaliveIntervalSec).toBe(5);
     expect(config.eventRetentionMs).toBe(7 * 86_400_000);
@@ -105,6 +112,10 @@ describe('loadConfig', () => {
       DATABASE_URL: ['mysql://db', 'DATABASE_URL=mysql://db: expected sqlite:PATH, sqlite::memory: or postgres://'],
       REDIS_URL: ['cache:6379', 'REDIS_URL=cache:6379: expected a URL starting with redis:// or rediss://'],
       AUTH: ['maybe', 'AUTH=maybe: expected one of required, off'],
+      ALLOWED_ORIGINS: [
+        'https://ok.example,app.example.com,https://a.example/path',
+        'ALLOWED_ORIGINS=https://ok.example,app.example.com,https://a.example/path: expected origins such as https://app.example.com,http://localhost:8080 (not app.example.com, https://a.example/path)',
+      ],
       DEVICE_AUTH: ['no', 'DEVICE_AUTH=no: expected one of required, off'],
       MAX_MESSAGE_SIZE: ['big', 'MAX_MESSAGE_SIZE=big: expected an integer from 64 to'],
       DEVICE_TYPES: [
