@@ -9,6 +9,7 @@ import { DomainErrorFilter } from './common/domain-error.filter';
 import { jsonTextProblem } from './common/json-limits';
 import { UpgradeRouter } from './common/upgrade-router';
 import type { AppConfig } from './config/app-config';
+import { BatchWriter } from './database/batch-writer';
 import { JsonLogger } from './observability/json-logger';
 import { rejoinRequestContext, requestContext, withConnectionId } from './observability/request-context';
 
@@ -27,6 +28,8 @@ export interface RunningApp {
   url: string;
   port: number;
   close(): Promise<void>;
+  /** Readies a forced exit while `close` still runs: what the process must not be stopped in the middle of. */
+  abandon(): Promise<void>;
 }
 
 /** Builds the application from a validated config and listens; used by `main.ts` and the tests. */
@@ -67,5 +70,6 @@ export async function startApp(config: AppConfig): Promise<RunningApp> {
       clearTimeout(force);
     }
   };
-  return { app, config, port, url: `http://${host}:${port}`, close };
+  const abandon = (): Promise<void> => app.get(BatchWriter).close();
+  return { app, config, port, url: `http://${host}:${port}`, close, abandon };
 }

@@ -1,6 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { startApp } from './app';
 import { TokenService } from './auth/token.service';
+import type { NewEvent } from './bus/device-event';
+import { EventBusService } from './bus/event-bus.service';
 import { DomainError } from './common/domain-error';
 import { ConfigError, loadProcessConfig } from './config/load-config';
 import { MqttTransport } from './mqtt/mqtt-transport';
@@ -40,6 +42,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     Logger.log(`${signal}: flushing the event log and stopping`, 'Main');
+    // Bounded (issue #18, item 3): a log that cannot be written must not hold the process until the runtime kills it.
+    setTimeout(() => {
+      Logger.error(unfinishedShutdown(config.shutdownTimeoutMs, app.get(EventBusService).backlog()), 'Main');
+      void running.abandon().finally(() => process.exit(1));
+    }, config.shutdownTimeoutMs);
     running.close().then(
       () => process.exit(0),
       (err: unknown) => {
@@ -52,6 +59,15 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   // Only now: whoever waits for the banner may signal at once, and before the handlers a signal kills outright.
   process.stdout.write(startupBanner(running, app.get(MqttTransport).describe(), clientToken));
+}
+
+/** What a shutdown past SHUTDOWN_TIMEOUT leaves behind, for the operator. */
+function unfinishedShutdown(timeoutMs: number, backlog: { events: number; oldest?: NewEvent }): string {
+  const within = `Shutdown did not finish within SHUTDOWN_TIMEOUT (${timeoutMs} ms)`;
+  const { events, oldest } = backlog;
+  if (oldest === undefined) return `${within}; the event log was flushed; exiting with 1`;
+  const first = `${oldest.event} of ${oldest.device_type}/${oldest.device_id} received ${oldest.received_at}`;
+  return `${within}: ${events} events were not written to the event log (the oldest: ${first}); exiting with 1`;
 }
 
 void main();

@@ -11,17 +11,39 @@ const PAD = 'x'.repeat(8000);
 const COUNT = 1500;
 const LIMIT = 64 * 1024;
 
-/** An SSE client on a bare TCP socket that reads nothing until told to. */
-function stalledSse(app: TestApp, path: string): { resume(): void; text(): string; ended: Promise<void> } {
+/** An SSE (or NDJSON) client on a bare TCP socket that reads nothing until told to. */
+function stalledSse(
+  app: TestApp,
+  path: string,
+  accept = 'text/event-stream',
+): { resume(): void; text(): string; ended: Promise<void> } {
   const { port } = new URL(app.url);
   const socket = net.connect(Number(port), '127.0.0.1');
-  socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`);
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: ${accept}\r\n\r\n`);
   let text = '';
   socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+  socket.on('error', () => undefined);
   const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
   // Read the response head and the connected frame, then stop reading.
   socket.once('data', () => socket.pause());
   return { resume: () => socket.resume(), text: () => text, ended };
+}
+
+/** Publishes `{n, pad}` for each number, 100 QoS 1 messages at a time. */
+async function flood(app: TestApp, device: mqtt.MqttClient, type: string, numbers: number[]): Promise<void> {
+  const topic = `${app.config.mqtt.topicPrefix}/${type}/f-1/data`;
+  for (let i = 0; i < numbers.length; i += 100) {
+    await Promise.all(
+      numbers.slice(i, i + 100).map((n) => device.publishAsync(topic, JSON.stringify({ n, pad: PAD }), { qos: 1 })),
+    );
+  }
+}
+
+/** One sample of `/metrics`, 0 when absent. */
+async function metric(app: TestApp, name: string, transport: string): Promise<number> {
+  const text = await (await fetch(`${app.url}/metrics`)).text();
+  const match = new RegExp(`^${name}\\{transport="${transport}"\\} (\\S+)$`, 'm').exec(text);
+  return match ? Number(match[1]) : 0;
 }
 
 /**
@@ -57,12 +79,7 @@ describe('slow consumers', () => {
     );
 
     const numbers = range(1, COUNT);
-    const topic = `${app.config.mqtt.topicPrefix}/flood/f-1/data`;
-    for (let i = 0; i < numbers.length; i += 100) {
-      await Promise.all(
-        numbers.slice(i, i + 100).map((n) => device.publishAsync(topic, JSON.stringify({ n, pad: PAD }), { qos: 1 })),
-      );
-    }
+    await flood(app, device, 'flood', numbers);
 
     // The healthy clients get everything while the stalled ones are held.
     await healthyWs.waitForEvents(COUNT, 30_000);
@@ -112,5 +129,79 @@ describe('slow consumers', () => {
     expect(numbersOf(slow.events())).toEqual(range(1, COUNT));
     expect(slow.ws.readyState).toBe(slow.ws.OPEN);
     slow.close();
+  });
+});
+
+/**
+ * Stalled HTTP streams are freed (issue #18, item 4): once a client that
+ * stopped reading is cut as a slow consumer, its last words get
+ * STREAM_END_TIMEOUT to leave; then the server resets the connection (a
+ * WebSocket's is dropped), so no socket, buffer or connection count stays
+ * behind, while others keep going.
+ */
+describe('stalled HTTP streams after their last words', () => {
+  let app: TestApp;
+  let device: mqtt.MqttClient;
+  let token: string;
+
+  beforeAll(async () => {
+    app = await bootApp({ SEND_BUFFER_LIMIT: String(LIMIT), STREAM_END_TIMEOUT: '1s' });
+    token = clientToken(app);
+    device = await connectDevice(app, 'stalled-end');
+  });
+  afterAll(async () => {
+    await device.endAsync();
+    await app.stop();
+  });
+
+  it('resets stalled SSE and NDJSON connections, drops a stalled WebSocket, frees the gauge, serves the others', async () => {
+    const healthy = await openSse(`${app.url}/iot/stream/stall/?token=${token}`);
+    const sse = stalledSse(app, `/iot/stream/stall/?token=${token}`);
+    const ndjson = stalledSse(app, `/iot/stream/stall/?token=${token}`, 'application/x-ndjson');
+    const ws = await openWs(wsUrl(app, `/ws/iot/stall/?token=${token}`));
+    ws.ws.pause();
+    await waitFor(
+      () => (sse.text().includes('event: connected') && ndjson.text().includes('"connected"') ? true : undefined),
+      'the stalled clients to connect',
+    );
+    expect(await metric(app, 'devicehub_connections', 'sse')).toBe(2);
+    expect(await metric(app, 'devicehub_connections', 'ndjson')).toBe(1);
+    expect(await metric(app, 'devicehub_connections', 'ws')).toBe(1);
+
+    const numbers = range(1, COUNT);
+    await flood(app, device, 'stall', numbers);
+    await waitFor(() => (healthy.events().length >= COUNT ? true : undefined), 'every event on healthy SSE', 30_000);
+    expect(await metric(app, 'devicehub_slow_consumer_disconnects_total', 'sse')).toBe(1);
+    expect(await metric(app, 'devicehub_slow_consumer_disconnects_total', 'ws')).toBe(1);
+    expect(await metric(app, 'devicehub_slow_consumer_disconnects_total', 'ndjson')).toBe(1);
+
+    // Neither stalled client read a byte since: the server gave up on them by itself.
+    await waitFor(
+      async () =>
+        (await metric(app, 'devicehub_connections', 'sse')) === 1 &&
+        (await metric(app, 'devicehub_connections', 'ndjson')) === 0 &&
+        (await metric(app, 'devicehub_connections', 'ws')) === 0
+          ? true
+          : undefined,
+      'the stalled connections to leave the gauge',
+      10_000,
+    );
+    // Reading again, each finds only what it had taken in before it stalled: the reset dropped the rest,
+    // the last words included (without the reset they and everything queued before them would follow).
+    sse.resume();
+    ndjson.resume();
+    await Promise.all([sse.ended, ndjson.ended]);
+    expect(sse.text()).not.toContain('event: slow_consumer');
+    expect(ndjson.text()).not.toContain('"slow_consumer"');
+    // The WebSocket's close handshake is bounded the same way (`ws` alone waits 30 s): no close frame came.
+    ws.ws.resume();
+    expect((await ws.closed).code).toBe(1006);
+
+    // The healthy stream was never touched.
+    const [next] = range(COUNT + 1, 1);
+    await flood(app, device, 'stall', [next]);
+    await waitFor(() => (healthy.events().length === COUNT + 1 ? true : undefined), 'the next event on healthy SSE');
+    expect(numbersOf(healthy.events())).toEqual(range(1, COUNT + 1));
+    healthy.close();
   });
 });

@@ -91,6 +91,45 @@ describe('start-up and shutdown', () => {
     }
   }, 90_000);
 
+  it('on SIGTERM with a log it cannot write, gives up after SHUTDOWN_TIMEOUT, names what it could not flush, and exits 1', async () => {
+    const service = runService({ DATA_DIR: dataDir, PORT: '0', MQTT_PORT: '0', SHUTDOWN_TIMEOUT: '2s' });
+    const lock = { db: undefined as Database.Database | undefined };
+    try {
+      const [, url] = await service.waitForOutput(/HTTP\s+(http:\/\/\S+)/);
+      const [, adminToken] = await service.waitForOutput(/Admin token\s+(\S+)/);
+      // Another connection holds the write lock: every batch the service tries fails with SQLITE_BUSY.
+      lock.db = new Database(join(dataDir, 'devicehub.sqlite'), { timeout: 0 });
+      lock.db.exec('BEGIN EXCLUSIVE');
+      // Answered only once logged, so never: shutdown cuts the request.
+      const held = fetch(`${url}/admin/broadcast`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${adminToken}` },
+        body: JSON.stringify({ device_type: 'weatherstation', device_id: 'ws-001', event_type: 'alert', data: {} }),
+      }).catch((err: unknown) => err);
+      await service.waitForOutput(/Event log write failed, holding 1 events/, 20_000);
+
+      service.child.kill('SIGTERM');
+      // SHUTDOWN_TIMEOUT, then the writer thread's current wait for the lock (at most 5 s).
+      expect(await service.exited(15_000)).toBe(1);
+      expect(service.child.signalCode).toBeNull();
+      const line = service
+        .output()
+        .split('\n')
+        .find((l) => l.includes('Shutdown did not finish'));
+      expect(JSON.parse(line ?? '{}')).toMatchObject({
+        level: 50,
+        msg: expect.stringMatching(
+          /within SHUTDOWN_TIMEOUT \(2000 ms\): 1 events were not written to the event log \(the oldest: alert of weatherstation\/ws-001 received \d{4}-/,
+        ),
+      });
+      // The sender never got an answer: its request was cut.
+      expect(await held).toMatchObject({ message: 'fetch failed' });
+    } finally {
+      service.child.kill('SIGKILL');
+      lock.db?.close();
+    }
+  }, 60_000);
+
   it('keeps its generated secrets across restarts', async () => {
     const tokens: string[] = [];
     for (let i = 0; i < 2; i++) {

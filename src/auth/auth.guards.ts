@@ -8,21 +8,28 @@ import { UnauthorizedError } from '../common/domain-error';
 import type { ClientClaims } from './token.service';
 import { TokenService } from './token.service';
 
-/** Where a web client may carry its JWT: `Authorization: Bearer`, `?token=`, or a `token` cookie. */
-export function tokenFromRequest(req: {
-  headers: Record<string, string | string[] | undefined>;
-  url?: string;
-}): string | undefined {
+type RequestLike = { headers: Record<string, string | string[] | undefined>; url?: string };
+
+/** Where a request's token came from: the cookie is the one a browser adds by itself (see OriginPolicy). */
+export type CredentialSource = 'header' | 'query' | 'cookie';
+
+/** Where a web client may carry its JWT: `Authorization: Bearer`, `?token=`, or a `token` cookie, in that order. */
+export function credentialFromRequest(req: RequestLike): { token: string; from: CredentialSource } | undefined {
   const header = req.headers.authorization;
-  if (typeof header === 'string' && header.startsWith('Bearer ')) return header.slice(7).trim();
+  if (typeof header === 'string' && header.startsWith('Bearer '))
+    return { token: header.slice(7).trim(), from: 'header' };
   const query = new URL(req.url ?? '/', 'http://x').searchParams.get('token');
-  if (query) return query;
+  if (query) return { token: query, from: 'query' };
   const cookie = req.headers.cookie;
   if (typeof cookie === 'string') {
     const match = /(?:^|;\s*)token=([^;]+)/.exec(cookie);
-    if (match) return decodeURIComponent(match[1]);
+    if (match) return { token: decodeURIComponent(match[1]), from: 'cookie' };
   }
   return undefined;
+}
+
+export function tokenFromRequest(req: RequestLike): string | undefined {
+  return credentialFromRequest(req)?.token;
 }
 
 export type AuthedRequest = Request & { claims?: ClientClaims };

@@ -109,6 +109,22 @@ describe('EventBusService', () => {
     expect(log.appendCalls).toEqual([1, 50]);
   });
 
+  it('names its backlog, the batch being written included, and none once it is written', async () => {
+    const { bus, log } = await makeBus();
+    expect(bus.backlog()).toEqual({ events: 0 });
+    let release!: () => void;
+    log.gate = new Promise((resolve) => (release = resolve));
+    const first = bus.publishOne(newEvent(1));
+    const second = bus.publish([newEvent(2), newEvent(3)]);
+    await Promise.resolve();
+    expect(log.appendCalls).toEqual([1]);
+    expect(bus.backlog()).toEqual({ events: 3, oldest: newEvent(1) });
+    release();
+    log.gate = undefined;
+    await Promise.all([first, second]);
+    expect(bus.backlog()).toEqual({ events: 0 });
+  });
+
   it('continues numbering after the last logged id on restart', async () => {
     const log = new MemoryLog();
     const { bus } = await makeBus(log);

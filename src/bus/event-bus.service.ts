@@ -76,6 +76,8 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
   private readonly logger = new Logger(EventBusService.name);
   private readonly committed = new Subject<readonly DeviceEvent[]>();
   private queue: Pending[] = [];
+  /** The batch being written, taken from the head of the queue (back at its head when the write fails). */
+  private writing: readonly Pending[] = [];
   private queued = 0;
   private flushing: Promise<void> | undefined;
   private waiters: (() => void)[] = [];
@@ -347,6 +349,15 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
     await this.log.ping();
   }
 
+  /**
+   * What is not in the log yet: how many events, and the oldest of them (the
+   * first to be written). Shutdown names it when it runs out of time.
+   */
+  backlog(): { events: number; oldest?: NewEvent } {
+    const first = this.writing[0] ?? this.queue[0];
+    return { events: this.queued, ...(first ? { oldest: first.events[0] } : {}) };
+  }
+
   /** Resolves when everything published so far is in the log. */
   async drain(): Promise<void> {
     while (this.flushing) await this.flushing;
@@ -366,8 +377,10 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
         taken.push(next);
         count += next.events.length;
       }
+      this.writing = taken;
       const batch = taken.length === 1 ? taken[0].events : taken.flatMap((p) => p.events);
       const appended = await this.write(batch);
+      this.writing = [];
       this.queued -= batch.length;
       let offset = 0;
       for (const p of taken) {

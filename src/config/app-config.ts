@@ -93,6 +93,13 @@ export interface AppConfig {
     adminToken: string;
     /** `AUTH=off` opens every read endpoint. @default true */
     required: boolean;
+    /**
+     * Origins (`https://app.example.com`, lower case) whose pages may open a
+     * WebSocket or socket.io connection that authenticates by the `token`
+     * cookie, besides the bridge's own. `ALLOWED_ORIGINS`, comma-separated.
+     * @default none
+     */
+    allowedOrigins: string[];
   };
   /** Path of the device-type declarations; unset accepts any type. */
   deviceTypesPath?: string;
@@ -100,6 +107,13 @@ export interface AppConfig {
   sseKeepaliveIntervalSec: number;
   /** How long the event log keeps events for resume, in ms. @default 24h */
   eventRetentionMs: number;
+  /**
+   * How long SIGTERM/SIGINT may take to flush the event log and stop, in ms;
+   * past it the service logs what it could not flush and exits 1 (issue #18,
+   * item 3). Well under a container runtime's kill grace period (30 s in
+   * Docker and Kubernetes). `SHUTDOWN_TIMEOUT`. @default 10s
+   */
+  shutdownTimeoutMs: number;
   /** @default info */
   logLevel: LogLevel;
   delivery: {
@@ -109,6 +123,14 @@ export interface AppConfig {
      * `SEND_BUFFER_LIMIT`. @default 1048576 (1 MiB)
      */
     sendBufferBytes: number;
+    /**
+     * How long a stream's last words (and what is queued before them) may
+     * take to leave once the server ends it; then its connection is dropped,
+     * so a client that stopped reading holds no socket or buffers (issue
+     * #18, item 4). `STREAM_END_TIMEOUT`. @default 30s (the close handshake
+     * timeout of `ws`)
+     */
+    endTimeoutMs: number;
   };
   signalling: {
     /**

@@ -18,7 +18,10 @@ describe('loadConfig', () => {
     expect(config.json).toEqual({ maxDepth: 32, maxKeys: 1000 });
     expect(config.sseKeepaliveIntervalSec).toBe(30);
     expect(config.eventRetentionMs).toBe(24 * 3600 * 1000);
+    expect(config.shutdownTimeoutMs).toBe(10_000);
+    expect(config.delivery).toEqual({ sendBufferBytes: 1024 * 1024, endTimeoutMs: 30_000 });
     expect(config.auth.required).toBe(true);
+    expect(config.auth.allowedOrigins).toEqual([]);
     expect(config.logLevel).toBe('info');
   });
 
@@ -53,12 +56,14 @@ describe('loadConfig', () => {
       DATABASE_URL: 'postgres://u@db:5432/devicehub',
       REDIS_URL: 'redis://cache:6379',
       AUTH: 'off',
+      ALLOWED_ORIGINS: 'https://App.example.com, http://localhost:5173/,https://app.example.com:443',
       DEVICE_AUTH: 'off',
       MAX_MESSAGE_SIZE: '1024',
       MAX_JSON_DEPTH: '8',
       MAX_JSON_KEYS: '50',
       SSE_KEEPALIVE_INTERVAL: '5',
       EVENT_RETENTION: '7d',
+      SHUTDOWN_TIMEOUT: '3s',
       LOG_LEVEL: 'debug',
     });
     expect(config.http).toEqual({ port: 8080, host: '127.0.0.1' });
@@ -74,10 +79,16 @@ describe('loadConfig', () => {
     expect(config.database).toEqual({ type: 'postgres', url: 'postgres://u@db:5432/devicehub' });
     expect(config.redisUrl).toBe('redis://cache:6379');
     expect(config.auth.required).toBe(false);
+    expect(config.auth.allowedOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+      'https://app.example.com',
+    ]);
     expect(config.maxMessageSize).toBe(1024);
     expect(config.json).toEqual({ maxDepth: 8, maxKeys: 50 });
     expect(config.sseKeepaliveIntervalSec).toBe(5);
     expect(config.eventRetentionMs).toBe(7 * 86_400_000);
+    expect(config.shutdownTimeoutMs).toBe(3000);
     expect(config.logLevel).toBe('debug');
   });
 
@@ -105,6 +116,10 @@ describe('loadConfig', () => {
       DATABASE_URL: ['mysql://db', 'DATABASE_URL=mysql://db: expected sqlite:PATH, sqlite::memory: or postgres://'],
       REDIS_URL: ['cache:6379', 'REDIS_URL=cache:6379: expected a URL starting with redis:// or rediss://'],
       AUTH: ['maybe', 'AUTH=maybe: expected one of required, off'],
+      ALLOWED_ORIGINS: [
+        'https://ok.example,app.example.com,https://a.example/path',
+        'ALLOWED_ORIGINS=https://ok.example,app.example.com,https://a.example/path: expected origins such as https://app.example.com,http://localhost:8080 (not app.example.com, https://a.example/path)',
+      ],
       DEVICE_AUTH: ['no', 'DEVICE_AUTH=no: expected one of required, off'],
       MAX_MESSAGE_SIZE: ['big', 'MAX_MESSAGE_SIZE=big: expected an integer from 64 to'],
       MAX_JSON_DEPTH: ['5000', 'MAX_JSON_DEPTH=5000: expected an integer from 2 to 1000'],
@@ -115,7 +130,9 @@ describe('loadConfig', () => {
       ],
       SSE_KEEPALIVE_INTERVAL: ['0', 'SSE_KEEPALIVE_INTERVAL=0: expected an integer from 1 to 3600'],
       EVENT_RETENTION: ['forever', 'EVENT_RETENTION=forever: expected a positive duration such as 30s, 15m, 24h or 7d'],
+      SHUTDOWN_TIMEOUT: ['0', 'SHUTDOWN_TIMEOUT=0: expected a positive duration'],
       SEND_BUFFER_LIMIT: ['-1', 'SEND_BUFFER_LIMIT=-1: expected an integer from 1024 to'],
+      STREAM_END_TIMEOUT: ['soon', 'STREAM_END_TIMEOUT=soon: expected a positive duration'],
       LOG_LEVEL: ['loud', 'LOG_LEVEL=loud: expected one of fatal, error, warn, info, debug, trace'],
     };
     const env = Object.fromEntries(Object.entries(bad).map(([name, [value]]) => [name, value]));

@@ -104,6 +104,26 @@ export class Reader {
     return text;
   }
 
+  /** A comma-separated list of web origins (scheme, host and port only), as browsers send them in `Origin`. */
+  origins(name: string): string[] {
+    const text = this.raw(name);
+    if (text === undefined) return [];
+    const origins: string[] = [];
+    const bad: string[] = [];
+    for (const item of text.split(',').map((i) => i.trim())) {
+      const url = URL.canParse(item) ? new URL(item) : undefined;
+      if (url && ['http:', 'https:'].includes(url.protocol) && `${url.origin}/` === url.href.replace(/\/?$/, '/')) {
+        origins.push(url.origin);
+      } else bad.push(item);
+    }
+    if (bad.length > 0) {
+      this.problems.push(
+        `${name}=${text}: expected origins such as https://app.example.com,http://localhost:8080 (not ${bad.join(', ')})`,
+      );
+    }
+    return origins;
+  }
+
   onOff(name: string, onWord: string): boolean {
     return this.oneOf(name, [onWord, 'off'], onWord) === onWord;
   }
@@ -163,7 +183,7 @@ export function loadConfig(env: Env): AppConfig {
   const r = new Reader(env);
   const dataDir = resolve(r.raw('DATA_DIR') ?? './data');
   const mqttUrl = r.url('MQTT_URL', ['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:']);
-  const config: Omit<AppConfig, 'auth'> & { auth: { required: boolean } } = {
+  const config: Omit<AppConfig, 'auth'> & { auth: Pick<AppConfig['auth'], 'required' | 'allowedOrigins'> } = {
     http: {
       port: r.int('PORT', 3000, 0, 65535),
       host: r.host('HOST', '0.0.0.0'),
@@ -188,12 +208,16 @@ export function loadConfig(env: Env): AppConfig {
     database: readDatabase(r, dataDir),
     redisUrl: r.url('REDIS_URL', ['redis:', 'rediss:']),
     dataDir,
-    auth: { required: r.onOff('AUTH', 'required') },
+    auth: { required: r.onOff('AUTH', 'required'), allowedOrigins: r.origins('ALLOWED_ORIGINS') },
     deviceTypesPath: r.raw('DEVICE_TYPES'),
     sseKeepaliveIntervalSec: r.int('SSE_KEEPALIVE_INTERVAL', 30, 1, 3600),
     eventRetentionMs: r.duration('EVENT_RETENTION', 24 * 3_600_000),
+    shutdownTimeoutMs: r.duration('SHUTDOWN_TIMEOUT', 10_000),
     logLevel: r.oneOf<LogLevel>('LOG_LEVEL', LOG_LEVELS, 'info'),
-    delivery: { sendBufferBytes: r.int('SEND_BUFFER_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024) },
+    delivery: {
+      sendBufferBytes: r.int('SEND_BUFFER_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+      endTimeoutMs: r.duration('STREAM_END_TIMEOUT', 30_000),
+    },
     signalling: { keys: r.raw('SIGNALLING_KEYS'), rooms: r.raw('SIGNALLING_ROOMS') },
   };
   const prefix = config.mqtt.topicPrefix;
@@ -218,7 +242,7 @@ export function loadConfig(env: Env): AppConfig {
     given.jwtSecret && given.adminToken
       ? { jwtSecret: given.jwtSecret, adminToken: given.adminToken }
       : { ...generatedSecrets(dataDir), ...stripUndefined(given) };
-  return { ...config, auth: { ...secrets, required: config.auth.required } };
+  return { ...config, auth: { ...secrets, ...config.auth } };
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

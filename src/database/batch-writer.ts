@@ -83,6 +83,17 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
 
   /** Callers have awaited their writes by now (the bus and device writer drain first). */
   async onApplicationShutdown(): Promise<void> {
+    await this.close();
+  }
+
+  /**
+   * Takes no more jobs and resolves once the thread has finished the jobs it
+   * was sent and closed its connection. Also what a shutdown past
+   * SHUTDOWN_TIMEOUT waits for before it exits: a thread stopped while
+   * better-sqlite3 waits for a lock (up to BUSY_TIMEOUT_MS) aborts the whole
+   * process natively, with a V8 fatal error instead of the exit code.
+   */
+  async close(): Promise<void> {
     this.closing = true;
     const worker = this.worker ?? (await this.starting?.catch(() => undefined));
     if (!worker) return;

@@ -51,7 +51,7 @@ export class HttpStreamController {
       },
       req.claims,
     );
-    const sink = new HttpStreamSink(res, negotiateFormat(req.headers.accept));
+    const sink = new HttpStreamSink(res, negotiateFormat(req.headers.accept), this.config.delivery.endTimeoutMs);
     const period = selection.pingIntervalMs ?? this.config.sseKeepaliveIntervalSec * 1000;
     sink.open(selection.group, (beat) => this.heartbeats.every(period, beat));
     const untrack = this.delivery.track(sink.transport);

@@ -16,6 +16,7 @@ export class HttpStreamSink implements DeliverySink {
   constructor(
     private readonly res: Response,
     private readonly format: StreamFormat,
+    private readonly endTimeoutMs: number,
   ) {
     this.transport = format.name;
   }
@@ -48,7 +49,18 @@ export class HttpStreamSink implements DeliverySink {
 
   end(reason: EndReason, lastEventId: string | undefined): void {
     this.dispose();
-    this.res.end(this.format.end(reason, lastEventId));
+    const res = this.res;
+    res.end(this.format.end(reason, lastEventId));
+    // A client that stopped reading takes neither the last words nor what is queued before them: the
+    // response never finishes and the socket would stay open, its buffers full, for as long as the client
+    // lives. A reset drops what the kernel holds for it too.
+    const socket = res.socket;
+    if (res.writableFinished || socket === null) return;
+    const timer = setTimeout(() => {
+      if (!socket.destroyed) socket.resetAndDestroy();
+    }, this.endTimeoutMs);
+    timer.unref();
+    res.once('close', () => clearTimeout(timer));
   }
 
   /** The client left: no more heartbeats. */

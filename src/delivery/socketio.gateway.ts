@@ -5,7 +5,8 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { Server as EngineServer } from 'engine.io';
 import type { Socket } from 'socket.io';
 import { Server } from 'socket.io';
-import { tokenFromRequest } from '../auth/auth.guards';
+import { credentialFromRequest } from '../auth/auth.guards';
+import { OriginPolicy } from '../auth/origin-policy';
 import type { ClientClaims } from '../auth/token.service';
 import { TokenService } from '../auth/token.service';
 import { DomainError, logUnexpected } from '../common/domain-error';
@@ -43,6 +44,7 @@ export class SocketIoGateway implements OnModuleInit, BeforeApplicationShutdown 
     private readonly adapterHost: HttpAdapterHost,
     private readonly tokens: TokenService,
     private readonly delivery: DeliveryStreamService,
+    private readonly origins: OriginPolicy,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.engine = new EngineServer({ maxHttpBufferSize: config.maxMessageSize });
@@ -150,11 +152,15 @@ export class SocketIoGateway implements OnModuleInit, BeforeApplicationShutdown 
   /** Token from the handshake's `auth.token`, else the usual header, query or cookie. */
   private authenticate(socket: Socket): ClientClaims | undefined {
     const auth = socket.handshake.auth as { token?: unknown } | undefined;
-    const token =
+    const headers = socket.handshake.headers;
+    const credential =
       typeof auth?.token === 'string'
-        ? auth.token
-        : tokenFromRequest({ headers: socket.handshake.headers, url: socket.request.url });
-    if (token !== undefined) return this.tokens.verify(token);
+        ? { token: auth.token, from: 'handshake' }
+        : credentialFromRequest({ headers, url: socket.request.url });
+    // A page of another origin riding on the cookie is refused (issue #18, item 6).
+    const refusal = this.origins.refusal(headers, credential?.from === 'cookie');
+    if (refusal !== undefined) throw new DomainError('origin_not_allowed', refusal, 403);
+    if (credential !== undefined) return this.tokens.verify(credential.token);
     if (!this.config.auth.required) return undefined;
     throw new DomainError('missing_token', 'a token is required in the handshake auth {token}', 401);
   }

@@ -4,7 +4,8 @@ import type { BeforeApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import { WebSocketServer } from 'ws';
-import { tokenFromRequest } from '../auth/auth.guards';
+import { credentialFromRequest, tokenFromRequest } from '../auth/auth.guards';
+import { OriginPolicy, refuseUpgrade } from '../auth/origin-policy';
 import type { ClientClaims } from '../auth/token.service';
 import { TokenService } from '../auth/token.service';
 import { DomainError, logUnexpected } from '../common/domain-error';
@@ -41,6 +42,7 @@ export class WsGateway implements OnModuleInit, BeforeApplicationShutdown {
     private readonly router: UpgradeRouter,
     private readonly tokens: TokenService,
     private readonly delivery: DeliveryStreamService,
+    private readonly origins: OriginPolicy,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     // Oversized client frames are closed with 1009 by `ws` itself.
@@ -84,7 +86,10 @@ export class WsGateway implements OnModuleInit, BeforeApplicationShutdown {
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
-    // Refusals come after the handshake, as close codes: a browser never sees an HTTP status.
+    // A page of another origin riding on the cookie gets no WebSocket at all (issue #18, item 6).
+    const refusal = this.origins.refusal(req.headers, credentialFromRequest(req)?.from === 'cookie');
+    if (refusal !== undefined) return refuseUpgrade(socket, refusal);
+    // Other refusals come after the handshake, as close codes: a browser never sees an HTTP status.
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, socket, path, url.searchParams));
   };
 
@@ -118,7 +123,7 @@ export class WsGateway implements OnModuleInit, BeforeApplicationShutdown {
     }
     this.alive.set(ws, true);
     const untrack = this.delivery.track('ws');
-    const delivery = this.delivery.deliver(selection, new WsSink(ws, raw));
+    const delivery = this.delivery.deliver(selection, new WsSink(ws, raw, this.config.delivery.endTimeoutMs));
     ws.on('pong', () => this.alive.set(ws, true));
     ws.on('message', (data, isBinary) => {
       this.alive.set(ws, true);

@@ -20,6 +20,7 @@ export class WsSink implements DeliverySink {
   constructor(
     private readonly ws: WebSocket,
     private readonly raw: Duplex,
+    private readonly endTimeoutMs: number,
   ) {}
 
   bufferedBytes(): number {
@@ -48,5 +49,9 @@ export class WsSink implements DeliverySink {
     if (reason !== 'slow_consumer' && this.ws.readyState === this.ws.OPEN) this.ws.send(endJson(reason, lastEventId));
     const { code, reason: text } = END_CLOSE[reason];
     this.ws.close(code, text);
+    // `ws` gives up on the close handshake after its own 30 s; STREAM_END_TIMEOUT bounds it like HTTP streams.
+    const timer = setTimeout(() => this.ws.terminate(), this.endTimeoutMs);
+    timer.unref();
+    this.ws.once('close', () => clearTimeout(timer));
   }
 }
