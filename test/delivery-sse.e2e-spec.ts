@@ -57,11 +57,14 @@ describe('SSE and NDJSON streams', () => {
     await reader.cancel();
   });
 
-  it('serves the same stream as NDJSON for Accept: application/x-ndjson, with pings at ping_interval', async () => {
-    const res = await fetch(streamUrl('_all/', 'ping_interval=1s'), { headers: { Accept: 'application/x-ndjson' } });
+  it("serves the same stream as NDJSON in Disruptive Technologies' shape, with pings at ping_interval", async () => {
+    // DT's client sends a list as repeated parameters and the ping interval as `10s`.
+    const res = await fetch(streamUrl('_all/', 'ping_interval=1s&event_types=data&event_types=command'), {
+      headers: { Accept: 'application/x-ndjson' },
+    });
     expect(res.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-    const lines: Record<string, { event: string } & Record<string, unknown>>[] = [];
+    const lines: { result: { event: { eventType: string } & Record<string, unknown> } }[] = [];
     let buffer = '';
     const pump = (async () => {
       for (;;) {
@@ -76,13 +79,23 @@ describe('SSE and NDJSON streams', () => {
       }
     })().catch(() => undefined);
     await waitFor(() => (lines.length > 0 ? true : undefined), 'the first line');
-    expect(lines[0]).toEqual({ result: { event: 'connected', group: 'iot__all' } });
+    expect(lines[0]).toEqual({ result: { event: { eventType: 'connected', group: 'iot__all' } } });
     const [number] = next(1);
     await publishNumbers(app, device, 'pump', 'p-1', [number]);
-    const data = await waitFor(() => lines.find((l) => l.result.event === 'data'), 'a data line');
-    expect(data.result).toMatchObject({ event: 'data', device_type: 'pump', device_id: 'p-1', data: { n: number } });
-    expect(typeof data.result.id).toBe('string');
-    await waitFor(() => lines.find((l) => l.result.event === 'ping'), 'a ping line', 3000);
+    await device.publishAsync(`${app.config.mqtt.topicPrefix}/pump/p-1/status`, '{"status":"online"}', { qos: 1 });
+    const data = await waitFor(() => lines.find((l) => l.result.event.eventType === 'data'), 'a data line');
+    expect(data.result.event).toMatchObject({
+      eventType: 'data',
+      event: 'data',
+      device_type: 'pump',
+      device_id: 'p-1',
+      data: { n: number },
+    });
+    expect(typeof data.result.event.id).toBe('string');
+    const ping = await waitFor(() => lines.find((l) => l.result.event.eventType === 'ping'), 'a ping line', 3000);
+    expect(ping).toEqual({ result: { event: { eventType: 'ping' } } });
+    // event_types=data: the status event published after the data event never arrives.
+    expect(lines.map((l) => l.result.event.eventType).filter((t) => t !== 'ping')).toEqual(['connected', 'data']);
     await reader.cancel();
     await pump;
   });

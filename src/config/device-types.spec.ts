@@ -178,6 +178,92 @@ describe('DeviceTypes', () => {
     }
   });
 
+  describe("Django DeviceHub's declarations", () => {
+    // A DeviceHub WeatherStation class, written out as a file (README, "Device types from Django DeviceHub").
+    const DEVICEHUB = `
+types:
+  weatherstation:
+    protocol: MQTT
+    broker: default
+    auth: token
+    topic_template: "{prefix}/{type_name}/{device_id}/{message_type}"
+    heartbeat_interval: 120
+    readings:
+      temperature: {type: FLOAT, unit: C, range: [-40, 80]}
+      count: {type: Integer}
+      door_open: {type: BOOLEAN}
+      label: {type: STRING}
+      rssi: int
+      ok: bool
+      note: str
+      level: float
+    commands:
+      reboot: {}
+      set_interval:
+        payload: {interval: int, reason: {type: str, required: false}}
+`;
+    const types = DeviceTypes.parse(DEVICEHUB);
+
+    it('reads its type names in any case, and bare type names, as ours', () => {
+      expect(types.get('weatherstation')?.readings).toEqual({
+        temperature: { type: 'number', unit: 'C', range: [-40, 80] },
+        count: { type: 'integer' },
+        door_open: { type: 'boolean' },
+        label: { type: 'string' },
+        rssi: { type: 'integer' },
+        ok: { type: 'boolean' },
+        note: { type: 'string' },
+        level: { type: 'number' },
+      });
+      expect(types.validateReadings('weatherstation', { temperature: 21.5, count: 3, door_open: false })).toEqual([]);
+      expect(types.validateReadings('weatherstation', { count: 2.5, ok: 'yes', temperature: 81 })).toEqual([
+        'count: 2.5 is not an integer',
+        'ok: "yes" is not a boolean',
+        'temperature: 81 is outside [-40, 80]',
+      ]);
+    });
+
+    it('maps heartbeat_interval onto the offline timeout and takes the Meta options it serves', () => {
+      expect(types.heartbeatMs('weatherstation')).toBe(120_000);
+    });
+
+    it('validates a command payload declared as {"interval": int}: wrong type, missing, unknown', () => {
+      expect(types.validateCommand('weatherstation', 'set_interval', { interval: 60 })).toEqual([]);
+      expect(types.validateCommand('weatherstation', 'set_interval', { interval: '60' })).toEqual([
+        'interval: "60" is not a number',
+      ]);
+      expect(types.validateCommand('weatherstation', 'set_interval', { interval: 1.5 })).toEqual([
+        'interval: 1.5 is not an integer',
+      ]);
+      expect(types.validateCommand('weatherstation', 'set_interval', {})).toEqual([
+        'interval: required by command set_interval',
+      ]);
+      expect(types.validateCommand('weatherstation', 'set_interval', { interval: 5, every: 5 })).toEqual([
+        'every: not a field of command set_interval',
+      ]);
+      expect(types.validateCommand('weatherstation', 'reboot', {})).toEqual([]);
+    });
+
+    it('refuses another protocol, broker or auth, and a type it does not know, naming each', () => {
+      expect(
+        problemsOf(`
+types:
+  node:
+    protocol: http
+    broker: lora
+    auth: none
+    readings: {v: decimal, w: {type: 3}}
+`),
+      ).toEqual([
+        'types.node.protocol: only "mqtt" is served (devices reach the bridge over MQTT only)',
+        'types.node.broker: only "default" is served (the bridge uses one broker: MQTT_URL, or its embedded broker)',
+        'types.node.auth: only "token" is served (devices authenticate with the credentials the admin API mints (DEVICE_AUTH))',
+        'types.node.readings.v.type: must be one of number, integer, boolean, string or DeviceHub\'s FLOAT, INTEGER, BOOLEAN, STRING, float, int, bool, str, any case (got "decimal")',
+        "types.node.readings.w.type: must be one of number, integer, boolean, string or DeviceHub's FLOAT, INTEGER, BOOLEAN, STRING, float, int, bool, str, any case (got 3)",
+      ]);
+    });
+  });
+
   describe('a malformed file', () => {
     it('is refused with one message naming every problem and the file', () => {
       const text = `
@@ -188,8 +274,10 @@ types:
   weatherstation:
     heartbeat_interval: -5
     colour: red
+    protocol: coap
+    topic_template: "{device_id}/{type_name}"
     readings:
-      temperature: {type: float}
+      temperature: {type: double}
       humidity: {type: number, range: [100, 0]}
       label: {type: string, range: [0, 1]}
       level: 5
@@ -211,12 +299,14 @@ types:
         'accept_undeclard: unknown key (expected types, accept_undeclared)',
         'accept_undeclared: must be true or false',
         'types.bad/name: a device type name is 1 to 128 characters without /, +, # or whitespace',
-        'types.weatherstation.colour: unknown key (expected heartbeat_interval, readings, commands)',
+        'types.weatherstation.colour: unknown key (expected heartbeat_interval, readings, commands, protocol, broker, auth, topic_template)',
+        'types.weatherstation.protocol: only "mqtt" is served (devices reach the bridge over MQTT only)',
+        'types.weatherstation.topic_template: only "{prefix}/{type_name}/{device_id}/{message_type}" is served (topics are always {prefix}/{type}/{id}/{kind}, with TOPIC_PREFIX as the prefix)',
         'types.weatherstation.heartbeat_interval: must be a positive number of seconds',
-        'types.weatherstation.readings.temperature.type: must be one of number, integer, boolean, string',
+        'types.weatherstation.readings.temperature.type: must be one of number, integer, boolean, string or DeviceHub\'s FLOAT, INTEGER, BOOLEAN, STRING, float, int, bool, str, any case (got "double")',
         'types.weatherstation.readings.humidity.range: must be [min, max] with min <= max',
         'types.weatherstation.readings.label.range: only number and integer readings have a range',
-        'types.weatherstation.readings.level: must be an object with type, unit, range',
+        'types.weatherstation.readings.level: must be a type name or an object with type, unit, range',
         'types.weatherstation.commands.set_interval.payload.interval.required: must be true or false',
       ]);
       for (const p of (error as DeviceTypesError).problems) expect(message).toContain(`  - ${p}`);

@@ -31,6 +31,15 @@ describe('selectClientEvents', () => {
     expect(allowed(event('pump', 'p-1', 'command'))).toBe(false);
   });
 
+  it("takes a repeated event_types parameter (DT's client sends lists that way) like a comma-separated one", () => {
+    const selection = selectClientEvents(
+      { deviceType: 'pump', eventTypes: ['data', 'status,command'] },
+      undefined,
+      'things',
+    );
+    expect(selection.filter.eventTypes).toEqual(['data', 'status', 'command']);
+  });
+
   it('puts no per-event test in the filter for a ** token', () => {
     const selection = selectClientEvents({ deviceType: 'pump', deviceId: 'p-1' }, claims(['**']), 'things');
     expect(selection.filter).toEqual({ deviceType: 'pump', deviceId: 'p-1' });

@@ -28,8 +28,8 @@ const PING_MAX_MS = 3_600_000;
 export interface SelectionRequest {
   deviceType: string;
   deviceId?: string;
-  /** Comma-separated `event_types=` value. */
-  eventTypes?: string;
+  /** Comma-separated `event_types=` value, or several (`event_types=a&event_types=b`, as DT's client and `requests` send a list). */
+  eventTypes?: string | string[];
   lastEventId?: string;
   /** `ping_interval=` (`10s`, `500ms`, bare seconds), HTTP streams only. */
   pingInterval?: string;
@@ -66,8 +66,9 @@ export function selectClientEvents(
   if (!NAME_PATTERN.test(req.deviceType)) problems.device_type = 'must be a device type or _all';
   if (req.deviceId !== undefined && !NAME_PATTERN.test(req.deviceId)) problems.device_id = 'must be a device id';
   let eventTypes: string[] | undefined;
-  if (req.eventTypes !== undefined && req.eventTypes !== '') {
-    eventTypes = req.eventTypes.split(',').map((t) => t.trim());
+  const eventTypesText = Array.isArray(req.eventTypes) ? req.eventTypes.join(',') : req.eventTypes;
+  if (eventTypesText !== undefined && eventTypesText !== '') {
+    eventTypes = eventTypesText.split(',').map((t) => t.trim());
     if (eventTypes.some((t) => !/^[A-Za-z0-9_.:-]{1,64}$/.test(t)))
       problems.event_types = 'must be a comma-separated list of event names';
   }

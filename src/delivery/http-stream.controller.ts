@@ -10,7 +10,8 @@ import { HttpStreamSink } from './http-stream.sink';
 import { negotiateFormat } from './stream-format';
 
 export interface StreamQuery {
-  event_types?: string;
+  /** Repeated for a list: `event_types=data&event_types=status`. */
+  event_types?: string | string[];
   last_event_id?: string;
   ping_interval?: string;
 }

@@ -12,7 +12,8 @@ export interface PollQuery {
   last_event_id?: string;
   limit?: string;
   wait?: string;
-  event_types?: string;
+  /** Repeated for a list: `event_types=data&event_types=status`. */
+  event_types?: string | string[];
   client_id?: string;
 }
 

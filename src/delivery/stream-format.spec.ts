@@ -27,12 +27,16 @@ describe('stream formats', () => {
     expect(sseFormat.event(event)).toBe(frame);
   });
 
-  it('frames NDJSON lines as {"result": …}', () => {
-    expect(JSON.parse(ndjsonFormat.event(event).toString())).toEqual({ result: event });
-    expect(JSON.parse(ndjsonFormat.connected('iot_pump'))).toEqual({
-      result: { event: 'connected', group: 'iot_pump' },
+  it("frames NDJSON lines in Disruptive Technologies' shape: the whole event in result.event, its name as eventType", () => {
+    expect(JSON.parse(ndjsonFormat.event(event).toString())).toEqual({
+      result: { event: { ...event, eventType: 'status' } },
     });
-    expect(JSON.parse(ndjsonFormat.keepalive())).toEqual({ result: { event: 'ping' } });
+    expect(ndjsonFormat.event(event)).toBe(ndjsonFormat.event(event));
+    expect(JSON.parse(ndjsonFormat.connected('iot_pump'))).toEqual({
+      result: { event: { eventType: 'connected', group: 'iot_pump' } },
+    });
+    expect(JSON.parse(ndjsonFormat.keepalive())).toEqual({ result: { event: { eventType: 'ping' } } });
+    expect(ndjsonFormat.keepalive().endsWith('}\n')).toBe(true);
   });
 
   it('says reset and last words the same way in both formats', () => {
@@ -40,12 +44,15 @@ describe('stream formats', () => {
     expect(sseReset.startsWith('id: 90\nevent: reset\ndata: ')).toBe(true);
     const resetBody = { event: 'reset', reset: true, requested: '3', last_event_id: '90' };
     expect(JSON.parse(sseReset.split('data: ')[1])).toEqual(resetBody);
-    expect(JSON.parse(ndjsonFormat.reset('3', '90'))).toEqual({ result: resetBody });
+    expect(JSON.parse(ndjsonFormat.reset('3', '90'))).toEqual({
+      result: { event: { ...resetBody, eventType: 'reset' } },
+    });
     const end = sseFormat.end('slow_consumer', '12');
     expect(end.startsWith('event: slow_consumer\ndata: ')).toBe(true);
     expect(JSON.parse(end.split('data: ')[1])).toMatchObject({ error: 'slow_consumer', last_event_id: '12' });
+    // No `result`: DT's client treats such a line as the end of the stream and reconnects.
     expect(JSON.parse(ndjsonFormat.end('token_expired', undefined))).toMatchObject({
-      result: { event: 'token_expired', error: 'token_expired', last_event_id: null },
+      error: { event: 'token_expired', error: 'token_expired', last_event_id: null },
     });
   });
 });

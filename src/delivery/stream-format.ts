@@ -72,15 +72,31 @@ export const sseFormat: StreamFormat = {
   end: (reason, lastEventId) => `event: ${reason}\ndata: ${endJson(reason, lastEventId)}\n\n`,
 };
 
-/** `application/x-ndjson`: one `{"result": {"event": …}}` object per line. */
+/**
+ * `{"result": {"event": {…obj…, "eventType": name}}}`: the object with its
+ * name added, spliced into its JSON rather than copied and serialized again.
+ */
+function dtLine(objectJson: string, eventType: string): string {
+  return `{"result":{"event":${objectJson.slice(0, -1)},"eventType":${JSON.stringify(eventType)}}}}\n`;
+}
+
+/**
+ * `application/x-ndjson` in Disruptive Technologies' stream shape
+ * (bridge.md, "Web delivery"; issue #13): each line is
+ * `{"result": {"event": {…the event…, "eventType": "data"}}}`, pings are
+ * `{"result": {"event": {"eventType": "ping"}}}`, so DT's stream client
+ * reads `payload['result']['event']['eventType']` unchanged. Last words are
+ * an `{"error": {…}}` line, like DT's own stream errors: DT's client sees a
+ * line without `result` and reconnects.
+ */
 export const ndjsonFormat: StreamFormat = {
   name: 'ndjson',
   contentType: 'application/x-ndjson; charset=utf-8',
-  connected: (group) => `{"result":${JSON.stringify({ event: 'connected', group })}}\n`,
-  event: cachedFrames((e) => `{"result":${eventJson(e)}}\n`),
-  reset: (requested, lastEventId) => `{"result":${resetJson(requested, lastEventId)}}\n`,
-  keepalive: () => '{"result":{"event":"ping"}}\n',
-  end: (reason, lastEventId) => `{"result":${endJson(reason, lastEventId)}}\n`,
+  connected: (group) => `{"result":{"event":{"eventType":"connected","group":${JSON.stringify(group)}}}}\n`,
+  event: cachedFrames((e) => dtLine(eventJson(e), e.event)),
+  reset: (requested, lastEventId) => dtLine(resetJson(requested, lastEventId), 'reset'),
+  keepalive: () => '{"result":{"event":{"eventType":"ping"}}}\n',
+  end: (reason, lastEventId) => `{"error":${endJson(reason, lastEventId)}}\n`,
 };
 
 /**

@@ -1,11 +1,14 @@
-import { CLIENT, ID_PARAM, INVALID, TYPE_PARAM, UNAUTHORIZED, json, query, ref } from './openapi.schemas';
+import { CLIENT, ID_PARAM, INVALID, SCHEMAS, TYPE_PARAM, UNAUTHORIZED, json, query, ref } from './openapi.schemas';
 import type { Parameter, PathItem, Response, Schema } from './openapi.types';
 
 const TAG = ['delivery'];
 
 /** Parameters every delivery path shares (README, "Web delivery"). */
 const SHARED: Parameter[] = [
-  query('event_types', 'Comma-separated event names, e.g. `data,status`.'),
+  query(
+    'event_types',
+    'Comma-separated event names, e.g. `data,status`; may be repeated (`event_types=data&event_types=status`).',
+  ),
   query('token', 'Client JWT where a header cannot be sent (EventSource). Its `channels` claim narrows by device.'),
 ];
 
@@ -32,7 +35,9 @@ const SSE_DESCRIPTION = [
   '`event: reset` (with an `id:` to resume from) when the asked position is older than the log keeps.',
   'The server ends a stream with last words as a named event, never `error`:',
   '`token_expired`, `slow_consumer`, `going_away` or `internal_error`, whose data is `{"event", "error", "message", "last_event_id"}`.',
-  'With `Accept: application/x-ndjson` (or `application/json`), the same stream as one `{"result": …}` object per line, and `{"result": {"event": "ping"}}` every `ping_interval`.',
+  'With `Accept: application/x-ndjson` (or `application/json`), the same stream in Disruptive Technologies’ shape, one line each:',
+  '`{"result": {"event": {…the event…, "eventType": "data"}}}` (the object SSE sends as `data:`, its name added as `eventType`),',
+  '`{"result": {"event": {"eventType": "ping"}}}` every `ping_interval`, and last words as `{"error": {…}}`.',
 ].join(' ');
 
 const STREAM_RESPONSES: Record<string, Response> = {
@@ -145,42 +150,65 @@ export const DELIVERY_PATHS: Record<string, PathItem> = {
 const END_REASONS = ['token_expired', 'slow_consumer', 'going_away', 'internal_error'];
 const only = (event: string): Schema => ({ type: 'string', enum: [event] });
 
-/** What a stream carries besides events: the same objects as SSE `data:` and as NDJSON `result`. */
+const STREAM_RESET: Schema = {
+  type: 'object',
+  description:
+    'The asked position is older than the log keeps; live events follow, and `last_event_id` is the new position.',
+  required: ['event', 'reset', 'requested', 'last_event_id'],
+  properties: {
+    event: only('reset'),
+    reset: { type: 'boolean', enum: [true] },
+    requested: { type: 'string' },
+    last_event_id: { type: 'string' },
+  },
+};
+
+/** An NDJSON line's `result.event`: an object SSE sends as `data:`, with its name added as `eventType` (DT's shape). */
+function dtEvent(description: string, base: Schema, eventType: Schema): Schema {
+  return {
+    ...base,
+    description,
+    required: [...(base.required ?? []), 'eventType'],
+    properties: { ...base.properties, eventType },
+  };
+}
+
+/** What a stream carries besides events: the same objects as SSE `data:` and as NDJSON `result.event`. */
 export const DELIVERY_SCHEMAS: Record<string, Schema> = {
   StreamLine: {
     type: 'object',
-    description: 'One NDJSON line.',
-    required: ['result'],
+    description:
+      'One NDJSON line, in Disruptive Technologies’ shape: `result.event` with `eventType`, or `error` as the last line.',
     properties: {
       result: {
-        oneOf: [ref('DeviceEvent'), ref('StreamConnected'), ref('StreamPing'), ref('StreamReset'), ref('StreamEnd')],
+        type: 'object',
+        required: ['event'],
+        properties: {
+          event: {
+            oneOf: [ref('StreamEvent'), ref('StreamConnected'), ref('StreamPing'), ref('StreamResetEvent')],
+          },
+        },
       },
+      error: ref('StreamEnd'),
     },
   },
+  StreamEvent: dtEvent('A device event with its name as `eventType` (`data`, `status`, …).', SCHEMAS.DeviceEvent, {
+    type: 'string',
+  }),
   StreamConnected: {
     type: 'object',
-    description: 'First on every stream.',
-    required: ['event', 'group'],
-    properties: { event: only('connected'), group: { type: 'string', example: 'iot_weatherstation' } },
+    description: 'First NDJSON line.',
+    required: ['eventType', 'group'],
+    properties: { eventType: only('connected'), group: { type: 'string', example: 'iot_weatherstation' } },
   },
   StreamPing: {
     type: 'object',
     description: 'NDJSON keepalive, every `ping_interval`.',
-    required: ['event'],
-    properties: { event: only('ping') },
+    required: ['eventType'],
+    properties: { eventType: only('ping') },
   },
-  StreamReset: {
-    type: 'object',
-    description:
-      'The asked position is older than the log keeps; live events follow, and `last_event_id` is the new position.',
-    required: ['event', 'reset', 'requested', 'last_event_id'],
-    properties: {
-      event: only('reset'),
-      reset: { type: 'boolean', enum: [true] },
-      requested: { type: 'string' },
-      last_event_id: { type: 'string' },
-    },
-  },
+  StreamReset: STREAM_RESET,
+  StreamResetEvent: dtEvent('NDJSON reset notice.', STREAM_RESET, only('reset')),
   StreamEnd: {
     type: 'object',
     description:
