@@ -1,7 +1,8 @@
 /**
  * The service under test for bench/delivery.ts, in a process of its own so
  * that its RSS is its own and it has a core to itself: the real app on the
- * embedded broker and a fresh SQLite file, AUTH and DEVICE_AUTH off.
+ * embedded broker (or BENCH_MQTT_URL's, with BENCH_TOPIC_PREFIX) and a fresh
+ * SQLite file (or BENCH_DATABASE_URL), AUTH and DEVICE_AUTH off.
  * Answers `rss` (after a GC) and `stop` over IPC.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -33,6 +34,8 @@ async function main(): Promise<void> {
     AUTH: 'off',
     DEVICE_AUTH: 'off',
     LOG_LEVEL: 'error',
+    ...(process.env.BENCH_MQTT_URL ? { MQTT_URL: process.env.BENCH_MQTT_URL } : {}),
+    ...(process.env.BENCH_TOPIC_PREFIX ? { TOPIC_PREFIX: process.env.BENCH_TOPIC_PREFIX } : {}),
     ...(process.env.SEND_BUFFER_LIMIT ? { SEND_BUFFER_LIMIT: process.env.SEND_BUFFER_LIMIT } : {}),
   });
   const running = await startApp(config);
@@ -54,7 +57,7 @@ async function main(): Promise<void> {
       });
     }
   });
-  send({ kind: 'ready', url: running.url, mqttUrl: described.tcp as string });
+  send({ kind: 'ready', url: running.url, mqttUrl: (described.tcp ?? described.external) as string });
 }
 
 void main();

@@ -1,7 +1,8 @@
 /**
- * Web delivery benchmark (issue #3).
+ * Web delivery benchmark (issues #3 and #17).
  *
- *   npm run bench -- delivery [--seconds 10] [--flood 100000] [--fanout 1000] [--idle 5000] [--only latency,flood,fanout,memory]
+ *   npm run bench -- delivery [--seconds 10] [--flood 100000] [--fanout 1000] [--idle 5000]
+ *                             [--only latency,flood,fanout,memory,peers]
  *
  * The service runs in a child process (bench/delivery-server.ts: the real
  * app, embedded broker, SQLite; BENCH_DATABASE_URL=sqlite::memory: takes
@@ -17,16 +18,16 @@
  * 3. Fan-out: 1,000 WebSocket + 1,000 SSE clients, 10 msg/s each. Target: p99 <= 50 ms.
  * 4. Memory per idle connection: server RSS growth over 5,000 idle WebSocket
  *    and 5,000 idle SSE connections. Target: <= 30 KB each.
+ * 5. Peers (issue #17, bench/delivery-peers.ts): the bridge on the embedded
+ *    broker, the bridge on Mosquitto and Node-RED 4 (`mqtt in` -> `websocket
+ *    out`) at everyday rates, each beside a bare MQTT subscriber, with the
+ *    ratios bridge/Node-RED and bridge/bare.
  */
-import type { ChildProcess } from 'node:child_process';
-import { fork } from 'node:child_process';
-import http from 'node:http';
-import { join } from 'node:path';
-import mqtt from 'mqtt';
-import WebSocket from 'ws';
+import type { Sample } from './delivery-harness';
+import { Server, mqttClient, openMany, paced, payload, settle, sseClient, wsClient } from './delivery-harness';
+import { peers } from './delivery-peers';
 import type { Stats } from './latency-stats';
 import { ms, stats } from './latency-stats';
-import type { ServerMemory, ServerReady } from './delivery-server';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number): number => {
@@ -39,133 +40,11 @@ const FANOUT = flag('fanout', 1000);
 const IDLE = flag('idle', 5000);
 const ONLY = (() => {
   const i = args.indexOf('--only');
-  return i >= 0 ? args[i + 1].split(',') : ['latency', 'flood', 'fanout', 'memory'];
+  return i >= 0 ? args[i + 1].split(',') : ['latency', 'flood', 'fanout', 'memory', 'peers'];
 })();
-const PAD = 'x'.repeat(48);
-
-class Server {
-  private constructor(
-    private readonly child: ChildProcess,
-    readonly url: string,
-    readonly mqttUrl: string,
-  ) {}
-
-  static async start(): Promise<Server> {
-    const child = fork(join(__dirname, 'delivery-server.ts'), [], {
-      // BENCH_SERVER_ARGS adds node flags to the server, e.g. `--cpu-prof` to see where its time goes.
-      execArgv: [
-        '--expose-gc',
-        '-r',
-        'ts-node/register/transpile-only',
-        ...(process.env.BENCH_SERVER_ARGS ?? '').split(' ').filter(Boolean),
-      ],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    const ready = await new Promise<ServerReady>((resolve, reject) => {
-      child.once('message', (m: ServerReady) => resolve(m));
-      child.once('exit', (code) => reject(new Error(`server exited (${code}) before it was ready`)));
-    });
-    return new Server(child, ready.url, ready.mqttUrl);
-  }
-
-  async memory(): Promise<ServerMemory> {
-    const answer = new Promise<ServerMemory>((resolve) => this.child.once('message', (m: ServerMemory) => resolve(m)));
-    this.child.send('rss');
-    return answer;
-  }
-
-  async stop(): Promise<void> {
-    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
-    this.child.send('stop');
-    await exited;
-  }
-}
 
 const row = (name: string, s: Stats, expected?: number): string =>
   `| ${name} | ${s.count}${expected === undefined ? '' : ` of ${expected}`} | ${ms(s.p50)} | ${ms(s.p99)} | ${ms(s.max)} |`;
-
-interface Sample {
-  t: number;
-  seq: number;
-}
-type OnSample = (sample: Sample) => void;
-
-/** A WebSocket client that reports each event's payload; resolves once open. */
-async function wsClient(url: string, onSample: OnSample): Promise<WebSocket> {
-  const ws = new WebSocket(url);
-  ws.on('message', (data: Buffer) => {
-    const event = JSON.parse(data.toString('utf8')) as { data?: Sample };
-    if (event.data?.t !== undefined) onSample(event.data);
-  });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  return ws;
-}
-
-/** An SSE client on plain `http` (light enough for thousands); resolves once `connected` arrives. */
-async function sseClient(url: string, onSample: OnSample): Promise<http.ClientRequest> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers: { Accept: 'text/event-stream' }, agent: false }, (res) => {
-      let buffer = '';
-      let connected = false;
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buffer += chunk;
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          if (!connected && block.startsWith('event: connected')) {
-            connected = true;
-            resolve(req);
-            continue;
-          }
-          const data = block.indexOf('\ndata: ');
-          if (data < 0 || !block.includes('event: data')) continue;
-          const event = JSON.parse(block.slice(data + 7)) as { data?: Sample };
-          if (event.data?.t !== undefined) onSample(event.data);
-        }
-      });
-    });
-    req.on('error', reject);
-  });
-}
-
-async function mqttClient(url: string, name: string): Promise<mqtt.MqttClient> {
-  return mqtt.connectAsync(url, { clientId: `bench-${name}-${process.pid}`, reconnectPeriod: 0 });
-}
-
-/** Publishes `{t, seq, pad}` at `rate` msg/s for `seconds`, QoS 0; returns how many went. */
-async function paced(client: mqtt.MqttClient, topic: string, rate: number, seconds: number): Promise<number> {
-  const start = performance.now();
-  const total = Math.round(rate * seconds);
-  let sent = 0;
-  while (sent < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
-    while (sent < due) {
-      client.publish(topic, JSON.stringify({ t: performance.now(), seq: sent, pad: PAD }), { qos: 0 });
-      sent++;
-    }
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return sent;
-}
-
-/** Waits until `done()` or until nothing has changed in `idleMs`. */
-async function settle(progress: () => number, done: () => boolean, idleMs = 5000): Promise<void> {
-  let last = progress();
-  let lastChange = Date.now();
-  while (!done()) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const now = progress();
-    if (now !== last) {
-      last = now;
-      lastChange = Date.now();
-    } else if (Date.now() - lastChange > idleMs) return;
-  }
-}
 
 async function latency(): Promise<void> {
   console.log('### Latency, MQTT publish to receipt (one client each; first second dropped as warm-up)\n');
@@ -223,7 +102,7 @@ async function flood(): Promise<void> {
   const publisher = await mqttClient(server.mqttUrl, 'flood-pub');
   const start = performance.now();
   for (let i = 0; i < FLOOD; i++) {
-    publisher.publish('things/flood/f-1/data', JSON.stringify({ t: performance.now(), seq: i, pad: PAD }), { qos: 0 });
+    publisher.publish('things/flood/f-1/data', payload(i), { qos: 0 });
     if (i % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
   }
   const published = performance.now() - start;
@@ -247,14 +126,6 @@ async function flood(): Promise<void> {
   await publisher.endAsync();
   await bare.endAsync();
   await server.stop();
-}
-
-/** Opens `count` connections, `batch` at a time. */
-async function openMany<T>(count: number, open: () => Promise<T>, batch = 100): Promise<T[]> {
-  const all: T[] = [];
-  for (let i = 0; i < count; i += batch)
-    all.push(...(await Promise.all(Array.from({ length: Math.min(batch, count - i) }, open))));
-  return all;
 }
 
 async function fanout(): Promise<void> {
@@ -315,7 +186,7 @@ async function memory(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const phases: Record<string, () => Promise<void>> = { latency, flood, fanout, memory };
+  const phases: Record<string, () => Promise<void>> = { latency, flood, fanout, memory, peers };
   for (const name of ONLY) {
     const phase = phases[name];
     if (phase === undefined) throw new Error(`no phase ${name}; there are ${Object.keys(phases).join(', ')}`);

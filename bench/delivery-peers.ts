@@ -1,0 +1,223 @@
+/**
+ * Latency at everyday rates against a stateless flow (issue #17), a phase of
+ * bench/delivery.ts:
+ *
+ *   npm run bench -- delivery --only peers [--peers embedded,mosquitto,node-red] [--workloads 1000,10000,fanout]
+ *
+ * Peers, each started fresh for each workload and stopped after it:
+ * - the bridge on its embedded broker (SQLite file);
+ * - the bridge with `MQTT_URL` = Mosquitto (SQLite file; the bench's
+ *   MQTT_URL, default mqtt://127.0.0.1:1883) and a topic prefix of its own;
+ * - Node-RED 4, `mqtt in` on the same Mosquitto -> `websocket out`
+ *   (bench/node-red.ts, installed on first use outside the repository).
+ * Workloads: 1,000 msg/s for 5 s (5,000 messages) and 10,000 msg/s for 5 s
+ * (50,000) to one WebSocket client; 200 msg/s for 5 s to 100 WebSocket
+ * clients. The same publisher loop and the same WebSocket client code for
+ * every peer, and beside each a bare MQTT subscriber on the broker the
+ * publisher uses, receiving the same messages in the same run: the floor.
+ * Latency is MQTT publish to receipt; the first second is dropped as warm-up.
+ * Printed: p50/p99/max per path, then bridge/Node-RED and bridge/bare.
+ * Goal (issue #17): bridge p99 at most half of Node-RED's, p50 within 1 ms
+ * of the bare subscriber's. Mosquitto or Node-RED unavailable: those peers
+ * are skipped with a note. Loopback only; about 2 minutes.
+ */
+import { availableParallelism, loadavg } from 'node:os';
+import type { Sample } from './delivery-harness';
+import { Server, mqttClient, openMany, paced, payload, settle, wsClient } from './delivery-harness';
+import type { Stats } from './latency-stats';
+import { ms, stats } from './latency-stats';
+import { NodeRed, installNodeRed } from './node-red';
+
+const args = process.argv.slice(2);
+const list = (name: string, fallback: string[]): string[] => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1].split(',') : fallback;
+};
+const MOSQUITTO = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
+const SECONDS = 5;
+/** Until every client and the bare subscriber have seen a probe message, the peer is not ready. */
+const READY_DEADLINE_MS = 20_000;
+
+interface Workload {
+  name: string;
+  label: string;
+  rate: number;
+  clients: number;
+}
+const WORKLOADS: Workload[] = [
+  { name: '1000', label: '1,000 msg/s x 5,000, one WebSocket client', rate: 1000, clients: 1 },
+  { name: '10000', label: '10,000 msg/s x 50,000, one WebSocket client', rate: 10_000, clients: 1 },
+  { name: 'fanout', label: '100 WebSocket clients x 200 msg/s x 1,000', rate: 200, clients: 100 },
+];
+
+/** One peer, running: where to publish, where its WebSocket clients connect. */
+interface Running {
+  brokerUrl: string;
+  topic: string;
+  wsUrl: string;
+  stop(): Promise<void>;
+}
+interface Peer {
+  name: string;
+  label: string;
+  bridge: boolean;
+  start(run: string): Promise<Running>;
+}
+
+async function bridge(options: { mqttUrl?: string; topicPrefix?: string }): Promise<Running> {
+  const server = await Server.start(options);
+  return {
+    brokerUrl: server.mqttUrl,
+    topic: `${options.topicPrefix ?? 'things'}/bench/b-1/data`,
+    wsUrl: `${server.url.replace('http', 'ws')}/ws/iot/bench/`,
+    stop: () => server.stop(),
+  };
+}
+
+async function reachable(url: string): Promise<boolean> {
+  try {
+    await (await mqttClient(url, 'reachable')).endAsync();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function availablePeers(): Promise<Peer[]> {
+  const wanted = list('peers', ['embedded', 'mosquitto', 'node-red']);
+  const peers: Peer[] = [];
+  if (wanted.includes('embedded'))
+    peers.push({ name: 'embedded', label: 'bridge, embedded broker', bridge: true, start: () => bridge({}) });
+  const needMosquitto = wanted.includes('mosquitto') || wanted.includes('node-red');
+  if (needMosquitto && !(await reachable(MOSQUITTO))) {
+    console.log(`No MQTT broker at ${MOSQUITTO} (MQTT_URL): the Mosquitto and Node-RED peers are skipped.\n`);
+    return peers;
+  }
+  if (wanted.includes('mosquitto'))
+    peers.push({
+      name: 'mosquitto',
+      label: 'bridge, Mosquitto',
+      bridge: true,
+      start: (run) => bridge({ mqttUrl: MOSQUITTO, topicPrefix: `dhbench${run}` }),
+    });
+  if (wanted.includes('node-red')) {
+    const installed = installNodeRed();
+    if (installed.redJs === undefined) console.log(`${installed.problem}: the Node-RED peer is skipped.\n`);
+    else {
+      const redJs = installed.redJs;
+      peers.push({
+        name: 'node-red',
+        label: `Node-RED ${installed.version}`,
+        bridge: false,
+        start: async (run) => {
+          const topic = `dhbench${run}/node-red/data`;
+          const nodeRed = await NodeRed.start(redJs, MOSQUITTO, topic);
+          return { brokerUrl: MOSQUITTO, topic, wsUrl: nodeRed.wsUrl, stop: () => nodeRed.stop() };
+        },
+      });
+    }
+  }
+  return peers;
+}
+
+interface Result {
+  web: Stats;
+  bare: Stats;
+  webReceived: number;
+  bareReceived: number;
+  sent: number;
+}
+
+async function measure(peer: Peer, workload: Workload, run: string): Promise<Result> {
+  const running = await peer.start(run);
+  const web: number[] = [];
+  const bare: number[] = [];
+  const counts = { web: 0, bare: 0 };
+  const probed = { web: 0, bare: 0 };
+  const record = (into: number[], path: 'web' | 'bare', seen: Set<number>, id: number) => (s: Sample) => {
+    if (s.seq < 0) {
+      if (!seen.has(id)) {
+        seen.add(id);
+        probed[path]++;
+      }
+      return;
+    }
+    counts[path]++;
+    if (s.seq >= workload.rate) into.push(performance.now() - s.t);
+  };
+  const webSeen = new Set<number>();
+  let nextId = 0;
+  const clients = await openMany(workload.clients, () =>
+    wsClient(running.wsUrl, record(web, 'web', webSeen, nextId++)),
+  );
+  const subscriber = await mqttClient(running.brokerUrl, `bare-${run}`);
+  const onBare = record(bare, 'bare', new Set(), 0);
+  subscriber.on('message', (_topic, message: Buffer) => onBare(JSON.parse(message.toString()) as Sample));
+  await subscriber.subscribeAsync(running.topic, { qos: 0 });
+  const publisher = await mqttClient(running.brokerUrl, `pub-${run}`);
+  // Probes (seq -1) until the whole path is up: the peer's subscription, its flow, every client.
+  const deadline = Date.now() + READY_DEADLINE_MS;
+  while (probed.web < workload.clients || probed.bare < 1) {
+    if (Date.now() > deadline) throw new Error(`${peer.label} did not deliver a probe within ${READY_DEADLINE_MS} ms`);
+    publisher.publish(running.topic, payload(-1), { qos: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const sent = await paced(publisher, running.topic, workload.rate, SECONDS);
+  await settle(
+    () => counts.web + counts.bare,
+    () => counts.web >= sent * workload.clients && counts.bare >= sent,
+  );
+  clients.forEach((ws) => ws.terminate());
+  await publisher.endAsync();
+  await subscriber.endAsync();
+  await running.stop();
+  return { web: stats(web), bare: stats(bare), webReceived: counts.web, bareReceived: counts.bare, sent };
+}
+
+const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a');
+
+export async function peers(): Promise<void> {
+  const all = await availablePeers();
+  const chosen = list(
+    'workloads',
+    WORKLOADS.map((w) => w.name),
+  );
+  const summary: string[] = [];
+  for (const workload of WORKLOADS.filter((w) => chosen.includes(w.name))) {
+    console.log(`### Peers: ${workload.label} (publish to WebSocket receipt, first second dropped)\n`);
+    // Other work on the machine shows in every figure here: say how busy it was.
+    console.log(`Load average before: ${loadavg()[0].toFixed(2)} over ${availableParallelism()} cores.\n`);
+    console.log('| peer | path | received | p50 | p99 | max |\n|---|---|---|---|---|---|');
+    const results = new Map<string, Result>();
+    for (const peer of all) {
+      const r = await measure(peer, workload, `${process.pid}x${workload.name}x${peer.name}`);
+      results.set(peer.name, r);
+      const expected = r.sent * workload.clients;
+      console.log(
+        `| ${peer.label} | WebSocket | ${r.webReceived}/${expected} | ${ms(r.web.p50)} | ${ms(r.web.p99)} | ${ms(r.web.max)} |`,
+      );
+      console.log(
+        `| ${peer.label} | bare MQTT subscriber | ${r.bareReceived}/${r.sent} | ${ms(r.bare.p50)} | ${ms(r.bare.p99)} | ${ms(r.bare.max)} |`,
+      );
+      summary.push(
+        `| ${workload.name} | ${peer.label} | ${ms(r.web.p50)} | ${ms(r.web.p99)} | ${ms(r.bare.p50)} | ${ms(r.bare.p99)} |`,
+      );
+    }
+    const nodeRed = results.get('node-red');
+    console.log(
+      '\n| bridge | p50 / Node-RED | p99 / Node-RED | p50 / bare | p99 / bare | p50 - bare |\n|---|---|---|---|---|---|',
+    );
+    for (const peer of all.filter((p) => p.bridge)) {
+      const r = results.get(peer.name) as Result;
+      console.log(
+        `| ${peer.label} | ${nodeRed ? ratio(r.web.p50, nodeRed.web.p50) : 'n/a'} | ${nodeRed ? ratio(r.web.p99, nodeRed.web.p99) : 'n/a'} | ${ratio(r.web.p50, r.bare.p50)} | ${ratio(r.web.p99, r.bare.p99)} | ${ms(r.web.p50 - r.bare.p50)} |`,
+      );
+    }
+    console.log('\nGoal: p99 / Node-RED <= 0.50x, p50 - bare <= 1 ms.\n');
+  }
+  console.log('### Peers, summary (WebSocket, and the bare subscriber of the same run)\n');
+  console.log('| workload | peer | p50 | p99 | bare p50 | bare p99 |\n|---|---|---|---|---|---|');
+  summary.forEach((line) => console.log(line));
+  console.log('');
+}
