@@ -57,7 +57,15 @@ describe('embedded MQTT broker over TLS', () => {
     key: readFileSync(issued.keyFile),
   });
   const connect = async (options: mqtt.IClientOptions, url = urls.tls): Promise<mqtt.MqttClient> => {
-    const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, ...trust(), ...options });
+    // A device with credentials connects under its username as client id (issue #18).
+    const clientId = options.username ?? '';
+    const client = await mqtt.connectAsync(url, {
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      clientId,
+      ...trust(),
+      ...options,
+    });
     clients.push(client);
     return client;
   };
@@ -78,7 +86,8 @@ describe('embedded MQTT broker over TLS', () => {
     return (await res.json()) as { username: string; password: string };
   };
   const watch = async (type: string, id: string): Promise<WsClient> => {
-    const ws = await openWs(wsUrl(app, `/ws/iot/${type}/${id}/?token=${app.clientToken}`));
+    // Data only: a device connecting with its own credentials also makes a status event (issue #13).
+    const ws = await openWs(wsUrl(app, `/ws/iot/${type}/${id}/?token=${app.clientToken}&event_types=data`));
     sockets.push(ws);
     return ws;
   };
@@ -169,6 +178,9 @@ describe('embedded MQTT broker over TLS', () => {
   it('serves a rotated certificate to new connections once its files change; open connections stay', async () => {
     const creds = await mint('weatherstation', 'tls-rot');
     const ws = await watch('weatherstation', 'tls-rot');
+    // A second device for the new connection: one client id is one session, so the same device would take over.
+    const creds2 = await mint('weatherstation', 'tls-rot-2');
+    const ws2 = await watch('weatherstation', 'tls-rot-2');
     const before = await connect({ username: creds.username, password: creds.password });
     expect(await servedFingerprint()).toBe(first.fingerprint256);
 
@@ -180,14 +192,15 @@ describe('embedded MQTT broker over TLS', () => {
       'the new certificate on a new connection',
       10_000,
     );
-    const after = await connect({ username: creds.username, password: creds.password });
+    const after = await connect({ username: creds2.username, password: creds2.password });
     expect(
       (after.stream as unknown as { getPeerCertificate(): { fingerprint256: string } }).getPeerCertificate()
         .fingerprint256,
     ).toBe(second.fingerprint256);
     expect(before.connected).toBe(true);
     await before.publishAsync('things/weatherstation/tls-rot/data', JSON.stringify({ n: 1 }), { qos: 1 });
-    await after.publishAsync('things/weatherstation/tls-rot/data', JSON.stringify({ n: 2 }), { qos: 1 });
-    expect((await ws.waitForEvents(2)).map((e) => e.data)).toEqual([{ n: 1 }, { n: 2 }]);
+    await after.publishAsync('things/weatherstation/tls-rot-2/data', JSON.stringify({ n: 2 }), { qos: 1 });
+    expect((await ws.waitForEvents(1)).map((e) => e.data)).toEqual([{ n: 1 }]);
+    expect((await ws2.waitForEvents(1)).map((e) => e.data)).toEqual([{ n: 2 }]);
   });
 });

@@ -13,6 +13,11 @@ describe('queryShapeProblems', () => {
     ]);
   });
 
+  it("lets a list parameter repeat, as DT's client sends event_types, but not in brackets", () => {
+    expect(queryShapeProblems('/iot/stream/_all/?event_types=data&event_types=command')).toEqual({});
+    expect(Object.keys(queryShapeProblems('/iot/stream/_all/?event_types[]=data'))).toEqual(['event_types']);
+  });
+
   it('reads encoded brackets as brackets', () => {
     expect(Object.keys(queryShapeProblems('/p?cursor%5B%5D=1'))).toEqual(['cursor']);
   });

@@ -9,15 +9,18 @@ import { InvalidRequestError } from './domain-error';
  * as an array: an endpoint would ignore the first and might take the second
  * for something else, and a poll whose cursor was ignored moves the client's
  * stored position. So both are refused with a 400 naming the parameter,
- * before any endpoint sees them.
+ * before any endpoint sees them. A list parameter may repeat: DT's client
+ * (and Python's `requests`) send `event_types=a&event_types=b` for a list.
  */
+const LIST_PARAMETERS = new Set(['event_types']);
+
 export function queryShapeProblems(url: string): Record<string, string> {
   const problems: Record<string, string> = {};
   const seen = new Set<string>();
   for (const key of new URL(url, 'http://x').searchParams.keys()) {
     const bracket = key.indexOf('[');
     const name = bracket > 0 ? key.slice(0, bracket) : key;
-    if (bracket >= 0 || seen.has(key)) {
+    if (bracket >= 0 || (seen.has(key) && !LIST_PARAMETERS.has(key))) {
       problems[name] = `must be given once, as name=value (not ${name}[]= or a repeated ${name}=)`;
     }
     seen.add(key);

@@ -2,6 +2,7 @@ import { connect as connectTcp } from 'node:net';
 import mqtt from 'mqtt';
 import WebSocket from 'ws';
 import type { TestApp } from '../support/app';
+import { waitFor } from '../support/wait';
 import type { Rng } from './generators';
 import {
   HOSTILE_NAMES,
@@ -319,17 +320,9 @@ export async function fuzzSocketIo(app: TestApp, rng: Rng, inputs: number, tally
     if (text === '2') ws.send('3'); // Engine.IO ping → pong
     if (text.includes('internal_error')) tally.findings.push(`socket.io: ${text.slice(0, 200)}`);
   });
+  /** Whether a frame matching arrives within 5 s (waitFor stops polling at its deadline). */
   const seen = (match: (text: string) => boolean): Promise<boolean> =>
-    settled(
-      new Promise<boolean>((resolve) => {
-        const check = (): void => {
-          if (received.some(match)) resolve(true);
-          else setTimeout(check, 20);
-        };
-        check();
-      }),
-      5000,
-    ).then((found) => found === true);
+    waitFor(() => (received.some(match) ? true : undefined), 'a socket.io frame', 5000).catch(() => false);
   try {
     if (!(await seen((t) => t.startsWith('0{'))))
       return void tally.findings.push('socket.io: no Engine.IO open in 5 s');
