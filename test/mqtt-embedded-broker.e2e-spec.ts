@@ -10,6 +10,7 @@ import { EventBusService } from '../src/bus/event-bus.service';
 import { MqttCredential } from '../src/mqtt/mqtt-credential.entity';
 import type { TestApp } from './support/app';
 import { bootApp } from './support/app';
+import { refusalOf } from './support/wait';
 import { runService } from './support/process';
 
 /**
@@ -52,14 +53,7 @@ describe('embedded MQTT broker', () => {
     clients.push(client);
     return client;
   };
-  const refusal = async (options: mqtt.IClientOptions): Promise<string> => {
-    try {
-      await connect(options);
-    } catch (err) {
-      return (err as Error).message;
-    }
-    throw new Error('the broker admitted the client');
-  };
+  const refusal = (options: mqtt.IClientOptions): Promise<string> => refusalOf(() => connect(options));
   const nextData = (deviceId: string): Promise<unknown> =>
     firstValueFrom(
       app.app

@@ -62,7 +62,11 @@ describe('MQTT ingestion', () => {
 
   const bus = (): EventBusService => app.app.get(EventBusService);
   const next = (deviceId: string, count: number): Promise<DeviceEvent[]> =>
-    firstValueFrom(bus().live({ deviceId }).pipe(take(count), toArray(), timeout({ first: 10_000 })));
+    firstValueFrom(
+      bus()
+        .live({ deviceId })
+        .pipe(take(count), toArray(), timeout({ first: 10_000 })),
+    );
   const send = (topic: string, body: string | Buffer): Promise<unknown> => device.publishAsync(topic, body, { qos: 1 });
   const rejects = async (): Promise<RejectsAnswer> => {
     const res = await fetch(`${app.url}/admin/rejects?limit=1000`, {

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import mqtt from 'mqtt';
 import type { TestApp } from './support/app';
 import { bootApp } from './support/app';
-import { waitFor } from './support/wait';
+import { waitFor, refusalOf } from './support/wait';
 
 interface Credentials {
   username: string;
@@ -78,14 +78,7 @@ describe('embedded MQTT broker sessions', () => {
       client.once('error', reject);
     });
   };
-  const refusal = async (options: mqtt.IClientOptions): Promise<string> => {
-    try {
-      await connect(options);
-    } catch (err) {
-      return (err as Error).message;
-    }
-    throw new Error('the broker admitted the client');
-  };
+  const refusal = (options: mqtt.IClientOptions): Promise<string> => refusalOf(() => connect(options));
   const received = (device: Device, name: string): Promise<true> =>
     waitFor(() => (device.commands.includes(name) ? true : undefined), `command ${name} at the device`);
 

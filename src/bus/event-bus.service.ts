@@ -56,7 +56,6 @@ export interface RefusedEvent {
 interface Pending {
   events: readonly NewEvent[];
   done: (positioned: DeviceEvent[]) => void;
-  fail: (err: Error) => void;
 }
 
 /**
@@ -200,8 +199,8 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
    */
   async enqueue(events: readonly NewEvent[]): Promise<{ written: Promise<DeviceEvent[]> }> {
     while (this.queued >= MAX_PENDING) await new Promise<void>((resolve) => this.waiters.push(resolve));
-    const written = new Promise<DeviceEvent[]>((done, fail) => {
-      this.queue.push({ events, done, fail });
+    const written = new Promise<DeviceEvent[]>((done) => {
+      this.queue.push({ events, done });
       this.queued += events.length;
       this.flushing ??= this.flushLoop();
     });

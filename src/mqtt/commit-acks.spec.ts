@@ -20,6 +20,16 @@ describe('CommitAcks', () => {
     expect(acks.pending).toBe(0);
   });
 
+  it('sends an acknowledgement given up front once the commit is reported', () => {
+    const acks = new CommitAcks<object>();
+    const sent: string[] = [];
+    const committed = acks.afterCommit({}, () => sent.push('puback'));
+    expect(acks.pending).toBe(1);
+    committed();
+    expect(sent).toEqual(['puback']);
+    expect(acks.pending).toBe(0);
+  });
+
   it('does not hold what it was never given', () => {
     expect(new CommitAcks().defer(1, () => undefined)).toBe(false);
   });

@@ -43,6 +43,16 @@ export class CommitAcks<K = number> {
   }
 
   /**
+   * For a broker that acknowledges through the bridge: `send` goes once the
+   * function returned is called (the commit). Counted by `pending` meanwhile.
+   */
+  afterCommit(key: K, send: () => void): () => void {
+    const committed = this.hold(key);
+    this.defer(key, send);
+    return committed;
+  }
+
+  /**
    * The client wants to acknowledge `messageId` now. Returns false when the
    * acknowledgement may go at once (not held, or already committed); else
    * keeps `send` for the commit and returns true.

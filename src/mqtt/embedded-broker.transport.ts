@@ -345,9 +345,7 @@ export class EmbeddedBrokerTransport extends MqttTransport {
       // QoS 0), the reader goes on, and the PUBACK is written here once the event is committed.
       const messageId = packet.messageId ?? 0;
       packet.qos = 0;
-      const key = {};
-      const committed = this.acks.hold(key);
-      this.acks.defer(key, () => writePuback(client, messageId));
+      const committed = this.acks.afterCommit({}, () => writePuback(client, messageId));
       const out = this.window.enter();
       ingest(message, () => {
         out();
@@ -373,10 +371,7 @@ export class EmbeddedBrokerTransport extends MqttTransport {
    * once its event is committed; this connection's reader waits meanwhile.
    */
   private ingestAcknowledged(ingest: Ingest, message: InboundMessage, done: (error: Error | null) => void): void {
-    const key = {};
-    const committed = this.acks.hold(key);
-    this.acks.defer(key, () => done(null));
-    ingest(message, committed);
+    ingest(message, this.acks.afterCommit({}, () => done(null)));
   }
 
   /** A refused subscription is answered with SUBACK 0x80 (failure); the connection stays. */

@@ -12,3 +12,16 @@ export async function waitFor<T>(
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/** The message an attempt was refused with; fails the test when it succeeds (a broker admitting a client it must refuse). */
+export async function refusalOf(
+  attempt: () => Promise<unknown>,
+  what = 'the broker admitted the client',
+): Promise<string> {
+  try {
+    await attempt();
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error(what);
+}
