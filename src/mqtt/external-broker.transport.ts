@@ -178,6 +178,9 @@ export class ExternalBrokerTransport extends MqttTransport {
 
     client.handleMessage = (packet: Packet, callback: (error?: Error) => void): void => {
       if (packet.cmd !== 'publish') return callback();
+      // Stopping: a message that comes in now is neither ingested nor acknowledged (calling back would send
+      // its PUBACK), so the broker sends it again to the next connection. Reading waits until the end.
+      if (this.stopped) return;
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
       const out = this.window.enter();
       // The subscription is QoS 1: what the broker sends is QoS 0 or 1.
