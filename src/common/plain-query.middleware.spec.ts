@@ -18,6 +18,10 @@ describe('queryShapeProblems', () => {
     expect(Object.keys(queryShapeProblems('/iot/stream/_all/?event_types[]=data'))).toEqual(['event_types']);
   });
 
+  it('reads the query of a path that is no URL (`//?…`, what `/\\/..` becomes), instead of failing with a 500', () => {
+    expect(Object.keys(queryShapeProblems('//?last_event_id[a]=1&ok=1'))).toEqual(['last_event_id']);
+  });
+
   it('reads encoded brackets as brackets', () => {
     expect(Object.keys(queryShapeProblems('/p?cursor%5B%5D=1'))).toEqual(['cursor']);
   });

@@ -17,7 +17,9 @@ const LIST_PARAMETERS = new Set(['event_types']);
 export function queryShapeProblems(url: string): Record<string, string> {
   const problems: Record<string, string> = {};
   const seen = new Set<string>();
-  for (const key of new URL(url, 'http://x').searchParams.keys()) {
+  // Only the query is read: a path such as `//` (what `/\/..` becomes) is no URL, `new URL` throws on it.
+  const query = url.indexOf('?');
+  for (const key of new URLSearchParams(query < 0 ? '' : url.slice(query + 1)).keys()) {
     const bracket = key.indexOf('[');
     const name = bracket > 0 ? key.slice(0, bracket) : key;
     if (bracket >= 0 || (seen.has(key) && !LIST_PARAMETERS.has(key))) {
