@@ -451,12 +451,13 @@ describe('operator console in headless Chromium', () => {
       timeout: 3000,
     });
     expect(readingsAsked).toEqual([]);
-    await shot('device-table');
 
     // Silent past its 1.5 s heartbeat, then swept offline after 2.5 heartbeats.
     await page.waitForSelector(`${blinker}[data-shown="silent"]`, { timeout: 4000 });
     expect(await page.getAttribute(blinker, 'data-status')).toBe('online');
     expect(await text(`${blinker} [data-testid="status"]`)).toBe('silent');
+    await page.locator('[data-testid="device-table"]').scrollIntoViewIfNeeded();
+    await shot('device-table');
     await page.selectOption('[data-testid="filter-status"]', 'silent');
     await waitFor(
       async () => ((await visibleRows()).join() === 'blinker/b-1' ? true : undefined),

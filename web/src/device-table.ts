@@ -6,6 +6,8 @@ import { STATUSES } from './types';
 
 /** At most this many readings in a row's summary cell. */
 const READINGS_SHOWN = 4;
+/** Characters of a reading's value shown in the table (the device view shows it whole). */
+const READING_CHARS = 40;
 /** Points in a row's sparkline. */
 const SPARK_POINTS = 30;
 const SPARK_W = 96;
@@ -297,7 +299,7 @@ export class DeviceTable {
     const readings = Object.entries(d.readings)
       .slice(0, READINGS_SHOWN)
       .map(([name, r]) =>
-        h('span', { class: 'reading', 'data-reading': name }, h('b', null, name), ' ', formatValue(r.value)),
+        h('span', { class: 'reading', 'data-reading': name }, h('b', null, name), ' ', clip(formatValue(r.value))),
       );
     const status = this.displayStatus(d);
     this.shown.set(d.key, status);
@@ -328,10 +330,9 @@ function sparkline(s: { name: string; values: number[] } | undefined): Element |
   const min = Math.min(...s.values);
   const max = Math.max(...s.values);
   const span = max - min || 1;
-  const step = SPARK_W / (SPARK_POINTS - 1);
-  const offset = SPARK_W - step * (s.values.length - 1);
+  const step = SPARK_W / (s.values.length - 1);
   const points = s.values
-    .map((v, i) => `${(offset + i * step).toFixed(1)},${(SPARK_H - 2 - ((v - min) / span) * (SPARK_H - 4)).toFixed(1)}`)
+    .map((v, i) => `${(i * step).toFixed(1)},${(SPARK_H - 2 - ((v - min) / span) * (SPARK_H - 4)).toFixed(1)}`)
     .join(' ');
   const svg = document.createElementNS(SVG, 'svg');
   svg.setAttribute('class', 'sparkline');
@@ -346,6 +347,11 @@ function sparkline(s: { name: string; values: number[] } | undefined): Element |
   line.setAttribute('points', points);
   svg.append(title, line);
   return svg;
+}
+
+/** A reading as a table cell shows it: long texts cut, so that a row never runs past the table. */
+function clip(text: string): string {
+  return text.length > READING_CHARS ? `${text.slice(0, READING_CHARS)}…` : text;
 }
 
 function batteryGauge(level: number): HTMLElement {

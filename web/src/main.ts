@@ -42,6 +42,8 @@ async function dashboard(root: HTMLElement, api: Api): Promise<void> {
   const pill = h('span', { class: 'pill', 'data-testid': 'stream-state' }, 'connecting');
 
   const open = (key: string | undefined): void => {
+    // Closing a device's view shows every device's events again.
+    if (view !== undefined && key === undefined) log.filterDevice('');
     view?.destroy();
     view = undefined;
     side.replaceChildren();
