@@ -29,7 +29,7 @@ function setup(redisHash?: Map<string, string>) {
   const types = DeviceTypes.parse(
     JSON.stringify({ types: { blinker: { heartbeat_interval: 2, readings: {}, commands: {} } } }),
   );
-  const lease = { instanceId: 'self-id', isLeader: true } as ClusterLeaseService;
+  const lease = { instanceId: 'self-id', isLeader: true } as unknown as ClusterLeaseService;
   const redis = {
     enabled: redisHash !== undefined,
     key: (name: string) => `ns:${name}`,
