@@ -18,6 +18,13 @@ const VIEWPORT = { width: 1280, height: 800 };
 const SHOTS = join(__dirname, '..', 'docs', 'screenshots');
 const ADMIN_TOKEN = 'console-admin-0123456789';
 
+/** What the page-side measurement reads of a table cell. */
+interface HTMLLikeCell {
+  scrollWidth: number;
+  clientWidth: number;
+  getBoundingClientRect(): { right: number };
+}
+
 interface StatsBody {
   devices: { total: number; online: number; offline: number; error: number; silent: number };
 }
@@ -54,12 +61,12 @@ describe('operator console in headless Chromium', () => {
     await buildDashboard();
     storage = await freshStorage();
     const types = join(storage.dataDir, 'device-types.json');
-    // `blinker` falls silent after 1.5 s and is swept offline after 3.75 s; the others keep the 300 s default.
+    // `blinker` falls silent after 4 s and is swept offline after 10 s; the others keep the 300 s default.
     writeFileSync(
       types,
       JSON.stringify({
         accept_undeclared: true,
-        types: { blinker: { heartbeat_interval: 1.5, readings: { level: { type: 'number' } }, commands: {} } },
+        types: { blinker: { heartbeat_interval: 4, readings: { level: { type: 'number' } }, commands: {} } },
       }),
     );
     app = await bootApp(
@@ -135,17 +142,22 @@ describe('operator console in headless Chromium', () => {
       });
     }
     // The long data is cut inside its cell (ellipsis), not drawn past the table's right edge.
-    const data = await page.$eval(
-      '[data-testid="event-log"] tbody tr[data-event="data"][data-device="weatherstation/ws-log"] td:last-child',
-      (td) => ({
-        overflow: (
-          globalThis as unknown as { getComputedStyle(e: unknown): { textOverflow: string } }
-        ).getComputedStyle(td).textOverflow,
+    // Looked up and measured in one evaluation: the log redraws its rows as events arrive.
+    const data = await page.evaluate(() => {
+      const doc = (globalThis as unknown as { document: { querySelector(s: string): HTMLLikeCell | null } }).document;
+      const view = globalThis as unknown as { getComputedStyle(e: unknown): { textOverflow: string } };
+      const td = doc.querySelector(
+        '[data-testid="event-log"] tbody tr[data-event="data"][data-device="weatherstation/ws-log"] td:last-child',
+      );
+      if (td === null) return undefined;
+      return {
+        overflow: view.getComputedStyle(td).textOverflow,
         scroll: td.scrollWidth,
         client: td.clientWidth,
         right: td.getBoundingClientRect().right,
-      }),
-    );
+      };
+    });
+    if (data === undefined) throw new Error('no data row of ws-log in the event log');
     expect(data.overflow).toBe('ellipsis');
     expect(data.scroll).toBeGreaterThan(data.client);
     expect(data.right).toBeLessThanOrEqual(table.right + 1);
@@ -452,8 +464,8 @@ describe('operator console in headless Chromium', () => {
     });
     expect(readingsAsked).toEqual([]);
 
-    // Silent past its 1.5 s heartbeat, then swept offline after 2.5 heartbeats.
-    await page.waitForSelector(`${blinker}[data-shown="silent"]`, { timeout: 4000 });
+    // Silent past its 4 s heartbeat, then swept offline after 2.5 heartbeats.
+    await page.waitForSelector(`${blinker}[data-shown="silent"]`, { timeout: 8000 });
     expect(await page.getAttribute(blinker, 'data-status')).toBe('online');
     expect(await text(`${blinker} [data-testid="status"]`)).toBe('silent');
     await page.locator('[data-testid="device-table"]').scrollIntoViewIfNeeded();
@@ -464,7 +476,7 @@ describe('operator console in headless Chromium', () => {
       'only the silent device',
     );
     // Swept offline, it leaves the silent filter.
-    await waitFor(async () => ((await visibleRows()).length === 0 ? true : undefined), 'no silent device left', 5000);
+    await waitFor(async () => ((await visibleRows()).length === 0 ? true : undefined), 'no silent device left', 10_000);
     await page.selectOption('[data-testid="filter-status"]', 'offline');
     await page.waitForSelector(`${blinker}[data-status="offline"]`);
     expect(await text(`${blinker} [data-testid="status"]`)).toBe('offline');
