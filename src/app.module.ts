@@ -17,6 +17,7 @@ import { HealthModule } from './health/health.module';
 import { MqttModule } from './mqtt/mqtt.module';
 import { ObservabilityModule } from './observability/observability.module';
 import { SignallingMetricsModule } from './observability/signalling-metrics.module';
+import { StatsModule } from './observability/stats.module';
 import { SignallingModule } from './signalling/signalling.module';
 
 /**
@@ -41,6 +42,7 @@ export class AppModule {
         DevicesModule,
         AdminModule,
         HealthModule,
+        StatsModule,
         SignallingModule,
         SignallingMetricsModule,
         DeliveryModule,

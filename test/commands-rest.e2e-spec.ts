@@ -114,7 +114,10 @@ describe('POST /api/devices/{type}/{id}/commands', () => {
     ]);
     // Command and response are events, the command first.
     expect((await events).map((e) => [e.event, e.data])).toEqual([
-      ['command', { request_id: body.request_id, command: 'set_interval', payload: { interval: 60 } }],
+      [
+        'command',
+        { request_id: body.request_id, command: 'set_interval', payload: { interval: 60 }, source: 'rest', timeout: 5 },
+      ],
       ['command_response', { request_id: body.request_id, result: { interval: 60 } }],
     ]);
   });

@@ -232,6 +232,8 @@ describe('API docs', () => {
 
     // The service's own pages.
     await call('GET', '/health');
+    await call('GET', '/api/stats', { token });
+    await call('GET', '/api/stats', {}); // 401
     expect((await call('GET', '/metrics')).text).toContain('devicehub_mqtt_messages_total');
     expect((await call('GET', '/')).text).toContain('/dashboard/app.js');
     await call('GET', '/dashboard/app.js');

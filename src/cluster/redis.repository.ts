@@ -120,6 +120,26 @@ export class RedisRepository implements OnModuleDestroy {
     await this.commands.eval(script, 1, key, value).catch(() => undefined);
   }
 
+  /** `HSET key field value`; false while Redis is down (the caller tries again at its next tick). */
+  async hashSet(key: string, field: string, value: string): Promise<boolean> {
+    if (!this.commands || this.commands.status !== 'ready') return false;
+    return this.commands.hset(key, field, value).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** `HGETALL key`; undefined while Redis is down. */
+  async hashGetAll(key: string): Promise<Record<string, string> | undefined> {
+    if (!this.commands || this.commands.status !== 'ready') return undefined;
+    return this.commands.hgetall(key).catch(() => undefined);
+  }
+
+  async hashDelete(key: string, ...fields: string[]): Promise<void> {
+    if (!this.commands || this.commands.status !== 'ready' || fields.length === 0) return;
+    await this.commands.hdel(key, ...fields).catch(() => undefined);
+  }
+
   async onModuleDestroy(): Promise<void> {
     await Promise.all([this.commands?.quit().catch(() => undefined), this.subscriber?.quit().catch(() => undefined)]);
   }

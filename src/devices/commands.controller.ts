@@ -8,6 +8,8 @@ import { CommandsService, MAX_COMMAND_TIMEOUT_SEC } from './commands.service';
 
 /** Smallest accepted `timeout`, in seconds. */
 const MIN_TIMEOUT_SEC = 0.1;
+/** The dashboard sends its commands with this header, so their events say `source: "console"`. */
+export const COMMAND_SOURCE_HEADER = 'x-command-source';
 
 /** `POST /api/devices/{type}/{id}/commands` (bridge.md, "REST and admin"). */
 @Controller('api/devices')
@@ -33,6 +35,8 @@ export class CommandsController {
     const payload = r.object('payload', true) ?? {};
     const timeout = r.number('timeout', MIN_TIMEOUT_SEC, MAX_COMMAND_TIMEOUT_SEC, true);
     r.done();
+    // Only `console` is recognised; anything else (or nothing) is a plain REST call.
+    const source = req.headers[COMMAND_SOURCE_HEADER] === 'console' ? 'console' : 'rest';
     const outcome = await this.commands.sendAs(
       req.sender as CommandSender,
       type,
@@ -40,6 +44,7 @@ export class CommandsController {
       command as string,
       payload,
       timeout,
+      source,
     );
     switch (outcome.kind) {
       case 'sent':

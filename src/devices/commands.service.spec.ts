@@ -98,6 +98,13 @@ const client = (channels: string[], permissions: ClientClaims['permissions'] = [
 describe('CommandsService', () => {
   afterEach(() => jest.useRealTimers());
 
+  it('says in the command event who sent it and how long the sender waits (the console command history)', async () => {
+    const s = setup();
+    await s.commands.send('thermostat', 't1', 'set_interval', { interval: 60 }, undefined, 'signalling');
+    expect(s.bus.published[0]).toMatchObject({ data: { source: 'signalling' } });
+    expect(s.bus.published[0].data).not.toHaveProperty('timeout');
+  });
+
   it('publishes a command event, then the command on the device cmd topic with QoS 1', async () => {
     const s = setup();
     const outcome = await s.commands.send('thermostat', 't1', 'set_interval', { interval: 60 });
@@ -107,7 +114,7 @@ describe('CommandsService', () => {
         event: 'command',
         device_type: 'thermostat',
         device_id: 't1',
-        data: { request_id: outcome.requestId, command: 'set_interval', payload: { interval: 60 } },
+        data: { request_id: outcome.requestId, command: 'set_interval', payload: { interval: 60 }, source: 'rest' },
       }),
     ]);
     expect(s.mqttPublished).toEqual([

@@ -10,6 +10,7 @@ import { DomainError, NotFoundError } from '../common/domain-error';
 import { DeviceTypes } from '../config/device-types';
 import { MqttTransport } from '../mqtt/mqtt-transport';
 import { DeviceRegistryService } from './device-registry.service';
+import type { CommandSource } from './device-events';
 import { commandEvent } from './device-events';
 import { DevicesService } from './devices.service';
 
@@ -97,6 +98,7 @@ export class CommandsService implements OnModuleInit, OnModuleDestroy {
     command: string,
     payload: Record<string, unknown>,
     timeoutSec?: number,
+    source: CommandSource = 'rest',
   ): Promise<CommandOutcome> {
     if (sender.kind === 'client') {
       // Unknown to this token first (404, as for reads), then not allowed to command it (403).
@@ -113,13 +115,14 @@ export class CommandsService implements OnModuleInit, OnModuleDestroy {
         );
       }
     }
-    return this.send(deviceType, deviceId, command, payload, timeoutSec);
+    return this.send(deviceType, deviceId, command, payload, timeoutSec, source);
   }
 
   /**
    * Sends a command to a registered device. Without `timeoutSec` it resolves
    * once the command is published; with it, once the device answers or the
    * time is up. Throws `unknown_device` (404) and `invalid_command` (400).
+   * `source` goes into the command event, for the device's command history.
    */
   async send(
     deviceType: string,
@@ -127,6 +130,7 @@ export class CommandsService implements OnModuleInit, OnModuleDestroy {
     command: string,
     payload: Record<string, unknown>,
     timeoutSec?: number,
+    source: CommandSource = 'rest',
   ): Promise<CommandOutcome> {
     if (this.registry.get(deviceType, deviceId) === undefined) {
       throw new NotFoundError('unknown_device', `No device ${deviceType}/${deviceId}`);
@@ -161,7 +165,14 @@ export class CommandsService implements OnModuleInit, OnModuleDestroy {
       const now = new Date().toISOString();
       // The event goes into the log first, so that it precedes the device's answer there.
       await this.bus.publishOne(
-        commandEvent({ deviceType, deviceId, timestamp: now, receivedAt: now }, requestId, command, payload),
+        commandEvent(
+          { deviceType, deviceId, timestamp: now, receivedAt: now },
+          requestId,
+          command,
+          payload,
+          source,
+          timeoutSec,
+        ),
       );
       await this.mqtt
         .publish(

@@ -55,11 +55,23 @@ export function commandResponseEvent(
   return event(origin, 'command_response', { request_id: requestId, ...answer });
 }
 
+/** Who sent a command, as its event says (issue #19): the REST API, the dashboard, or a signalling channel. */
+export type CommandSource = 'rest' | 'console' | 'signalling';
+
+/**
+ * A `command` event: `{request_id, command, payload, source}`, and `timeout`
+ * (seconds) when the sender waits for the answer, so that a reader of the
+ * log can tell "no answer in time" from "not answered yet".
+ */
 export function commandEvent(
   origin: Origin,
   requestId: string,
   command: string,
   payload: Record<string, unknown>,
+  source: CommandSource = 'rest',
+  timeoutSec?: number,
 ): NewEvent {
-  return event(origin, 'command', { request_id: requestId, command, payload });
+  const data: Record<string, unknown> = { request_id: requestId, command, payload, source };
+  if (timeoutSec !== undefined) data.timeout = timeoutSec;
+  return event(origin, 'command', data);
 }

@@ -1,4 +1,4 @@
-import { NOT_FOUND, OPEN, json, pathParam, ref } from './openapi.schemas';
+import { CLIENT, NOT_FOUND, OPEN, UNAUTHORIZED, json, pathParam, ref } from './openapi.schemas';
 import type { PathItem } from './openapi.types';
 
 const TAG = ['service'];
@@ -16,6 +16,18 @@ export const SERVICE_PATHS: Record<string, PathItem> = {
         200: { description: '`ok` or `degraded`.', content: json(ref('Health')) },
         503: { description: '`down`: the broker or the database is unreachable.', content: json(ref('Health')) },
       },
+    },
+  },
+  '/api/stats': {
+    get: {
+      tags: TAG,
+      operationId: 'stats',
+      summary:
+        "The dashboard's fleet overview: device counts, message and reject rates, event-log lag, backends, instances",
+      description:
+        'One answer for the page (it asks every 2 s): counts read from the registry when asked, rates from counters sampled every 2 s, `health` as `/health` reports it. Counts only, no device data.',
+      security: CLIENT,
+      responses: { 200: { description: 'The overview.', content: json(ref('Stats')) }, 401: UNAUTHORIZED },
     },
   },
   '/metrics': {

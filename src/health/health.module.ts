@@ -3,5 +3,5 @@ import { MqttModule } from '../mqtt/mqtt.module';
 import { HealthController } from './health.controller';
 import { HealthService } from './health.service';
 
-@Module({ imports: [MqttModule], controllers: [HealthController], providers: [HealthService] })
+@Module({ imports: [MqttModule], controllers: [HealthController], providers: [HealthService], exports: [HealthService] })
 export class HealthModule {}

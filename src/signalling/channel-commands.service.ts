@@ -53,7 +53,14 @@ export class ChannelCommandsService {
       throw new SignallingError('malformed_message', 'a command is {"command": "name", "payload": {…}}', requestId);
     }
     try {
-      await this.commands.send(target.deviceType, target.deviceId, command.command, payload as Record<string, unknown>);
+      await this.commands.send(
+        target.deviceType,
+        target.deviceId,
+        command.command,
+        payload as Record<string, unknown>,
+        undefined,
+        'signalling',
+      );
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;
       if (err.status === 404) throw new SignallingError('invalid_channel', err.message, requestId);

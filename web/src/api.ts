@@ -24,12 +24,18 @@ export class Api {
   }
 
   /** Answers non-2xx statuses too when the body is JSON (a 504 command timeout is an answer, not a failure). */
-  post<T>(path: string, body: unknown): Promise<ApiAnswer<T>> {
-    return this.request<T>('POST', path, body, true);
+  post<T>(path: string, body: unknown, extra: Record<string, string> = {}): Promise<ApiAnswer<T>> {
+    return this.request<T>('POST', path, body, true, extra);
   }
 
-  private async request<T>(method: string, path: string, body?: unknown, keepErrors = false): Promise<ApiAnswer<T>> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
+  private async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    keepErrors = false,
+    extra: Record<string, string> = {},
+  ): Promise<ApiAnswer<T>> {
+    const headers: Record<string, string> = { Accept: 'application/json', ...extra };
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });

@@ -86,7 +86,12 @@ export class CommandForm {
     this.show('waiting', `Sent ${command}, waiting up to ${timeout} s for the device…`);
     try {
       const path = `/api/devices/${encodeURIComponent(this.type)}/${encodeURIComponent(this.id)}/commands`;
-      const answer = await this.api.post<Record<string, unknown>>(path, { command, payload, timeout });
+      // The header makes the command event say `source: "console"` (the device's command history shows it).
+      const answer = await this.api.post<Record<string, unknown>>(
+        path,
+        { command, payload, timeout },
+        { 'X-Command-Source': 'console' },
+      );
       const body = answer.body;
       const state =
         answer.status === 504 ? 'timeout' : answer.status >= 400 || body.error !== undefined ? 'error' : 'answered';

@@ -1,5 +1,6 @@
 import type { Api } from './api';
 import { CommandForm } from './command-form';
+import { CommandHistory } from './command-history';
 import { ago, formatValue, h, replaceChildren } from './dom';
 import { CHART_WINDOW_MS, ReadingChart } from './reading-chart';
 import type { DeviceStore } from './store';
@@ -22,6 +23,7 @@ export class DeviceView {
   private readonly timer: ReturnType<typeof setInterval>;
   private readonly unsubscribe: () => void;
   private declared: DeviceTypeView | undefined;
+  private readonly commandHistory: CommandHistory;
 
   constructor(
     private readonly api: Api,
@@ -37,6 +39,7 @@ export class DeviceView {
     this.chartArea = h('div', { class: 'charts', 'data-testid': 'charts' });
     this.history = h('p', { class: 'hint', 'data-testid': 'history-state' }, 'Loading history…');
     const commands = h('div', { class: 'command-slot' });
+    this.commandHistory = new CommandHistory(api, type, id);
     this.element = h(
       'section',
       { class: 'panel device-view', 'data-testid': 'device-view', 'data-device': key },
@@ -45,6 +48,7 @@ export class DeviceView {
       this.history,
       this.chartArea,
       commands,
+      this.commandHistory.element,
     );
     this.renderSummary();
     this.unsubscribe = store.onChange((keys) => {
@@ -69,6 +73,7 @@ export class DeviceView {
 
   /** Every live event; this view takes its device's `data` events. */
   onEvent(e: DeviceEvent): void {
+    this.commandHistory.onEvent(e);
     if (e.event !== 'data' || e.device_type !== this.type || e.device_id !== this.id) return;
     const at = Date.parse(e.timestamp);
     if (Number.isNaN(at)) return;
@@ -79,6 +84,7 @@ export class DeviceView {
 
   destroy(): void {
     clearInterval(this.timer);
+    this.commandHistory.destroy();
     this.unsubscribe();
     for (const c of this.charts.values()) c.destroy();
   }

@@ -44,11 +44,24 @@ export class EventLog {
       { class: 'panel log' },
       h('h2', null, 'Event log'),
       h('div', { class: 'filters' }, this.typeFilter, this.deviceFilter, pause),
+      // One table, scrolled inside its box with the header kept on top: the cells and their headers share columns.
       h(
-        'table',
-        { 'data-testid': 'event-log' },
-        h('thead', null, h('tr', null, ...['Time', 'Id', 'Event', 'Device', 'Data'].map((t) => h('th', null, t)))),
-        this.list,
+        'div',
+        { class: 'log-scroll' },
+        h(
+          'table',
+          { 'data-testid': 'event-log' },
+          h(
+            'thead',
+            null,
+            h(
+              'tr',
+              null,
+              ...['Time', 'Id', 'Event', 'Device', 'Data'].map((t) => h('th', { class: `col-${t.toLowerCase()}` }, t)),
+            ),
+          ),
+          this.list,
+        ),
       ),
     );
   }
@@ -101,8 +114,8 @@ export class EventLog {
           h('td', null, new Date(e.timestamp).toLocaleTimeString()),
           h('td', { class: 'id' }, e.id),
           h('td', null, h('span', { class: `tag event-${e.event}` }, e.event)),
-          h('td', null, name),
-          h('td', { class: 'json' }, JSON.stringify(e.data)),
+          h('td', { title: name }, name),
+          h('td', { class: 'json', title: JSON.stringify(e.data) }, JSON.stringify(e.data)),
         ),
       );
     }

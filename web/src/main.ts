@@ -4,6 +4,8 @@ import { DeviceTable } from './device-table';
 import { DeviceView } from './device-view';
 import { h } from './dom';
 import { EventLog } from './event-log';
+import { FleetOverview } from './overview';
+import { RejectsPage } from './rejects-page';
 import { DeviceStore, deviceKey } from './store';
 import type { StreamState } from './stream';
 import { LiveStream } from './stream';
@@ -40,6 +42,8 @@ async function dashboard(root: HTMLElement, api: Api): Promise<void> {
   const pill = h('span', { class: 'pill', 'data-testid': 'stream-state' }, 'connecting');
 
   const open = (key: string | undefined): void => {
+    // Closing a device's view shows every device's events again.
+    if (view !== undefined && key === undefined) log.filterDevice('');
     view?.destroy();
     view = undefined;
     side.replaceChildren();
@@ -52,18 +56,62 @@ async function dashboard(root: HTMLElement, api: Api): Promise<void> {
     side.append(view.element);
     log.filterDevice(key);
   };
+  let overview: FleetOverview | undefined = undefined;
+  const table = new DeviceTable(
+    store,
+    (key) => {
+      const slash = key.indexOf('/');
+      location.hash = `#/device/${encodeURIComponent(key.slice(0, slash))}/${encodeURIComponent(key.slice(slash + 1))}`;
+    },
+    (status) => overview?.setActive(status),
+  );
+  overview = new FleetOverview(
+    api,
+    (status) => table.filterStatus(status),
+    (stats) => table.setHeartbeats(stats.heartbeat.intervals, stats.heartbeat.default_interval),
+  );
+  const fleet = h('main', { 'data-page': 'fleet' }, overview.element, table.element, side, log.element);
+  const rejects = h('main', { 'data-page': 'rejects', hidden: '' });
+  const navLink = (href: string, page: string, label: string, needsAdmin = false): HTMLElement =>
+    h(
+      'a',
+      {
+        href,
+        'data-nav': page,
+        'data-needs-admin': needsAdmin ? 'true' : undefined,
+        title: needsAdmin ? 'Needs the admin token' : undefined,
+      },
+      label,
+      needsAdmin ? h('span', { class: 'needs-admin' }, 'admin') : null,
+    );
+  const nav = h(
+    'nav',
+    { class: 'pages', 'data-testid': 'pages' },
+    navLink('#/', 'fleet', 'Fleet'),
+    navLink('#/rejects', 'rejects', 'Rejects', true),
+  );
   const route = (): void => {
+    const onRejects = location.hash === '#/rejects';
+    fleet.hidden = onRejects;
+    rejects.hidden = !onRejects;
+    for (const a of nav.querySelectorAll<HTMLElement>('a[data-nav]')) {
+      if (a.dataset.nav === (onRejects ? 'rejects' : 'fleet')) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+    if (onRejects) {
+      // Read afresh each time the page is opened: rejects are what just went wrong.
+      rejects.replaceChildren(new RejectsPage().element);
+      open(undefined);
+      return;
+    }
     const match = /^#\/device\/([^/]+)\/([^/]+)$/.exec(location.hash);
     open(match ? deviceKey(decodeURIComponent(match[1]), decodeURIComponent(match[2])) : undefined);
   };
-  const table = new DeviceTable(store, (key) => {
-    const slash = key.indexOf('/');
-    location.hash = `#/device/${encodeURIComponent(key.slice(0, slash))}/${encodeURIComponent(key.slice(slash + 1))}`;
-  });
 
   const changeToken = h('button', { type: 'button', class: 'secondary' }, 'Change token');
   changeToken.addEventListener('click', () => {
     stream.close();
+    overview?.destroy();
     root.replaceChildren(tokenForm());
   });
   root.replaceChildren(
@@ -72,6 +120,7 @@ async function dashboard(root: HTMLElement, api: Api): Promise<void> {
       { class: 'top' },
       h('h1', null, 'DeviceHub Bridge'),
       pill,
+      nav,
       h(
         'nav',
         null,
@@ -82,11 +131,14 @@ async function dashboard(root: HTMLElement, api: Api): Promise<void> {
       ),
     ),
     banner,
-    h('main', null, table.element, side, log.element),
+    fleet,
+    rejects,
   );
+  overview.start();
 
   const stream = new LiveStream(STREAM_PATH, api.token, {
     event: (e) => {
+      table.addEvent(e);
       store.apply(e);
       log.add(e);
       view?.onEvent(e);
@@ -107,6 +159,7 @@ async function dashboard(root: HTMLElement, api: Api): Promise<void> {
       void api.get(DEVICES_PATH).catch((err: unknown) => {
         if (!(err instanceof ApiError && err.status === 401)) return;
         stream.close();
+        overview?.destroy();
         root.replaceChildren(tokenForm(`That token was refused: ${err.message}`));
       });
     },
@@ -119,6 +172,7 @@ async function dashboard(root: HTMLElement, api: Api): Promise<void> {
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
       stream.close();
+      overview?.destroy();
       root.replaceChildren(tokenForm(api.token ? `That token was refused: ${err.message}` : undefined));
       return;
     }

@@ -49,3 +49,49 @@ export interface DeviceTypeView {
 }
 
 export const STATUSES = ['online', 'offline', 'error', 'maintenance', 'low_battery', 'provisioning'] as const;
+
+/** `GET /api/stats`: the fleet overview (issue #19). */
+export interface StatsView {
+  at: string;
+  devices: {
+    total: number;
+    online: number;
+    offline: number;
+    error: number;
+    silent: number;
+    by_status: Record<string, number>;
+  };
+  heartbeat: { default_interval: number; intervals: Record<string, number> };
+  rates: {
+    interval_sec: number;
+    window_sec: number;
+    points: { at: string; messages_per_sec: number; rejects_per_sec: number }[];
+  };
+  log: {
+    pending_events: number;
+    lag_ms: number;
+    last_write_ms: number;
+    avg_write_ms: number | null;
+    batches: number;
+    events: number;
+  };
+  health: {
+    status: string;
+    broker: { connected: boolean };
+    database: { connected: boolean; error?: string };
+    redis?: { connected: boolean };
+  };
+  instances: { id: string; leader: boolean; up: boolean; seen_at: string; messages_per_sec: number; self: boolean }[];
+}
+
+/** `GET /admin/rejects`. */
+export interface RejectView {
+  id: number;
+  received_at: string;
+  topic: string;
+  reason: string;
+  detail: string;
+  payload: string;
+  payload_encoding: 'utf8' | 'base64';
+  payload_size: number;
+}
