@@ -1,81 +1,103 @@
 import { firstValueFrom, take, toArray } from 'rxjs';
+import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
-import type { DeviceEvent, EventFilter, NewEvent, StreamItem } from './device-event';
+import { BatchWriter } from '../database/batch-writer';
+import { MIGRATIONS } from '../database/migrations';
+import type { NewEvent, StreamItem } from './device-event';
+import { committedFeed } from './bus.module';
 import { EventBusService } from './event-bus.service';
-import type { EventLogRepository } from './event-log.repository';
+import { EventPrunerService } from './event-pruner.service';
+import { EventReaderService } from './event-reader.service';
+import { EventLogMeta, EventRecord } from './event-record.entity';
+import { EventWriterService } from './event-writer.service';
+import { SqliteEventLogRepository } from './sqlite-event-log.repository';
 import { MetricsService } from '../observability/metrics.service';
 import { ClusterLeaseService } from '../cluster/cluster-lease.service';
 import { RedisRepository } from '../cluster/redis.repository';
 
-/** An in-memory log with the repository's contract, with writes that can be slowed or failed. */
-class MemoryLog {
-  rows: DeviceEvent[] = [];
-  pruned = 0;
-  sequence = 0;
-  appendCalls: number[] = [];
-  failNext = 0;
-  gate: Promise<void> | undefined;
-
-  lastId(): Promise<number> {
-    return Promise.resolve(this.sequence);
-  }
-  async append(events: readonly NewEvent[]): Promise<DeviceEvent[]> {
-    this.appendCalls.push(events.length);
-    if (this.gate) await this.gate;
-    // The real log serialises every event; a value JSON.stringify cannot take fails the whole batch.
-    for (const e of events) JSON.stringify(e);
-    if (this.failNext > 0) {
-      this.failNext--;
-      throw new Error('database unreachable');
-    }
-    const positioned = events.map((e) => ({ id: String(++this.sequence), ...e }));
-    this.rows.push(...positioned);
-    return positioned;
-  }
-  readRange(after: number, through: number, limit: number): Promise<DeviceEvent[]> {
-    return Promise.resolve(this.rows.filter((e) => Number(e.id) > after && Number(e.id) <= through).slice(0, limit));
-  }
-  readAfter(afterId: number, filter: EventFilter, limit: number): Promise<DeviceEvent[]> {
-    return Promise.resolve(
-      this.rows
-        .filter((e) => Number(e.id) > afterId)
-        .filter(
-          (e) =>
-            (filter.deviceType === undefined || e.device_type === filter.deviceType) &&
-            (filter.eventTypes === undefined || filter.eventTypes.includes(e.event)),
-        )
-        .slice(0, limit),
-    );
-  }
-  prunedThrough(): Promise<number> {
-    return Promise.resolve(this.pruned);
-  }
-  pruneThrough(id: number): void {
-    this.rows = this.rows.filter((e) => Number(e.id) > id);
-    this.pruned = id;
-  }
-}
-
-const config = { eventRetentionMs: 3_600_000, database: { type: 'sqlite', path: ':memory:' } } as AppConfig;
+const config = {
+  eventRetentionMs: 3_600_000,
+  database: { type: 'sqlite', path: ':memory:' },
+  mqtt: { topicPrefix: 'things' },
+  eventLog: { batchLimit: 5000, queueLimit: 50_000, replayBuffer: 10_000 },
+} as AppConfig;
+const AT = new Date(Date.UTC(2025, 0, 15, 12)).toISOString();
 const newEvent = (n: number, deviceType = 'ws'): NewEvent => ({
   event: 'data',
   device_type: deviceType,
   device_id: `d${n % 3}`,
   data: { n },
-  timestamp: new Date(0).toISOString(),
-  received_at: new Date(0).toISOString(),
+  timestamp: AT,
+  received_at: AT,
 });
 const ids = (items: StreamItem[]): string[] =>
   items.map((i) => (i.kind === 'event' ? i.event.id : `reset>${i.retainedAfter}`));
 
-async function makeBus(log = new MemoryLog()): Promise<{ bus: EventBusService; log: MemoryLog }> {
+/**
+ * The real SQLite log in memory (migrations and all), with appends that the
+ * test can hold (`gate`) or fail (`failNext`) on their way in.
+ */
+class Log {
+  readonly repository: SqliteEventLogRepository;
+  appendCalls: number[] = [];
+  failNext = 0;
+  gate: Promise<void> | undefined;
+
+  constructor(readonly db: DataSource) {
+    this.repository = new SqliteEventLogRepository(db, new BatchWriter(db, config));
+    const append = this.repository.append.bind(this.repository);
+    jest.spyOn(this.repository, 'append').mockImplementation(async (events, key, retry) => {
+      this.appendCalls.push(events.length);
+      if (this.gate) await this.gate;
+      if (this.failNext > 0) {
+        this.failNext--;
+        throw new Error('database unreachable');
+      }
+      return append(events, key, retry);
+    });
+  }
+
+  static async open(): Promise<Log> {
+    const db = new DataSource({
+      type: 'better-sqlite3',
+      database: ':memory:',
+      entities: [EventRecord, EventLogMeta],
+      migrations: MIGRATIONS,
+    });
+    await db.initialize();
+    await db.runMigrations();
+    return new Log(db);
+  }
+
+  async ids(): Promise<string[]> {
+    const rows = await this.db.query<{ id: number }[]>(`SELECT id FROM events ORDER BY id`);
+    return rows.map((r) => String(r.id));
+  }
+
+  /** Retention as the pruner applies it, to the events up to `id`. */
+  async pruneThrough(id: number): Promise<void> {
+    await this.db.query(`UPDATE events SET received_at = 0 WHERE id <= ?`, [id]);
+    await this.repository.pruneBefore(1);
+  }
+}
+
+const opened: DataSource[] = [];
+afterEach(async () => {
+  for (const db of opened.splice(0)) await db.destroy();
+});
+
+/** The bus as BusModule puts it together, on the in-process feed. */
+async function makeBus(given?: Log): Promise<{ bus: EventBusService; log: Log }> {
+  const log = given ?? (await Log.open());
+  if (given === undefined) opened.push(log.db);
   const redis = new RedisRepository(config);
+  const feed = committedFeed(log.repository, redis);
   const bus = new EventBusService(
-    log as unknown as EventLogRepository,
-    config,
-    new MetricsService(),
-    redis,
-    new ClusterLeaseService(redis),
+    new EventWriterService(log.repository, feed, config, new MetricsService()),
+    feed,
+    new EventReaderService(log.repository, feed, config),
+    new EventPrunerService(log.repository, config, new ClusterLeaseService(redis)),
+    log.repository,
   );
   await bus.onModuleInit();
   return { bus, log };
@@ -94,7 +116,7 @@ describe('EventBusService', () => {
     release();
     expect((await published).map((e) => e.id)).toEqual(['1', '2']);
     expect(seen).toEqual(['1', '2']);
-    expect(log.rows.map((e) => e.id)).toEqual(['1', '2']);
+    expect(await log.ids()).toEqual(['1', '2']);
   });
 
   it('carries whatever arrives during a write in the next single transaction', async () => {
@@ -126,10 +148,9 @@ describe('EventBusService', () => {
   });
 
   it('continues numbering after the last logged id on restart', async () => {
-    const log = new MemoryLog();
-    const { bus } = await makeBus(log);
+    const { bus, log } = await makeBus();
     await bus.publish([newEvent(1), newEvent(2), newEvent(3)]);
-    const { bus: restarted } = await makeBus(log);
+    const { bus: restarted } = await makeBus(new Log(log.db));
     expect((await restarted.publishOne(newEvent(4))).id).toBe('4');
   });
 
@@ -173,10 +194,18 @@ describe('EventBusService', () => {
     expect(ids(await items)).toEqual(['1', '4']);
   });
 
+  it('replays only the device asked for, as the log narrows its reads', async () => {
+    const { bus } = await makeBus();
+    await bus.publish(Array.from({ length: 9 }, (_, i) => newEvent(i)));
+    const items = firstValueFrom(bus.stream({ deviceType: 'ws', deviceId: 'd1' }, '0').pipe(take(3), toArray()));
+    expect((await items).map((i) => (i.kind === 'event' ? i.event.device_id : i.kind))).toEqual(['d1', 'd1', 'd1']);
+    expect(ids(await items)).toEqual(['2', '5', '8']);
+  });
+
   it('tells the client with a reset when its position was pruned, then carries on from what is kept', async () => {
     const { bus, log } = await makeBus();
     await bus.publish(Array.from({ length: 10 }, (_, i) => newEvent(i)));
-    log.pruneThrough(6);
+    await log.pruneThrough(6);
     const items = await firstValueFrom(bus.stream({}, '2').pipe(take(5), toArray()));
     expect(items[0]).toEqual({ kind: 'reset', requested: '2', retainedAfter: '6' });
     expect(ids(items.slice(1))).toEqual(['7', '8', '9', '10']);
@@ -201,7 +230,7 @@ describe('EventBusService', () => {
     const pending = bus.publish([newEvent(1), newEvent(2)]);
     await bus.beforeApplicationShutdown();
     await pending;
-    expect(log.rows).toHaveLength(2);
+    expect(await log.ids()).toEqual(['1', '2']);
     expect(completed).toBe(true);
   });
 });
@@ -242,10 +271,18 @@ describe('EventBusService.readPage (polling and paced catch-up, issue #3)', () =
     expect(page).toMatchObject({ cursor: '6', more: true });
   });
 
+  it('pages through one device only', async () => {
+    const { bus } = await makeBus();
+    await bus.publish(Array.from({ length: 9 }, (_, i) => newEvent(i)));
+    const page = await bus.readPage({ deviceType: 'ws', deviceId: 'd2' }, '0', 10);
+    expect(page.events.map((e) => e.id)).toEqual(['3', '6', '9']);
+    expect(page).toMatchObject({ cursor: '9', more: false });
+  });
+
   it('says reset when the position was pruned, and starts after what is kept', async () => {
     const { bus, log } = await makeBus();
     await bus.publish(Array.from({ length: 10 }, (_, i) => newEvent(i)));
-    log.pruneThrough(6);
+    await log.pruneThrough(6);
     const page = await bus.readPage({}, '2', 10);
     expect(page.reset).toEqual({ requested: '2', retainedAfter: '6' });
     expect(page.events.map((e) => e.id)).toEqual(['7', '8', '9', '10']);

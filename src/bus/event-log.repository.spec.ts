@@ -4,7 +4,7 @@ import { BatchWriter } from '../database/batch-writer';
 import type { WriteStatement } from '../database/batch-writer';
 import { MIGRATIONS } from '../database/migrations';
 import type { NewEvent } from './device-event';
-import { EventLogRepository } from './event-log.repository';
+import { SqliteEventLogRepository } from './sqlite-event-log.repository';
 import { EventLogMeta, EventRecord } from './event-record.entity';
 
 const AT = new Date(Date.UTC(2025, 0, 15, 12)).toISOString();
@@ -28,7 +28,7 @@ const onDataSource = { database: { type: 'sqlite', path: ':memory:' } } as AppCo
 describe('EventLogRepository', () => {
   let db: DataSource;
   let writer: BatchWriter;
-  let log: EventLogRepository;
+  let log: SqliteEventLogRepository;
   const rows = async (): Promise<{ id: number; device_id: string; body: string }[]> =>
     db.query(`SELECT id, device_id, body FROM events ORDER BY id`);
 
@@ -42,7 +42,7 @@ describe('EventLogRepository', () => {
     await db.initialize();
     await db.runMigrations();
     writer = new BatchWriter(db, onDataSource);
-    log = new EventLogRepository(db, writer);
+    log = new SqliteEventLogRepository(db, writer);
   });
   afterEach(() => db.destroy());
 

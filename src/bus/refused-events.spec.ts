@@ -16,8 +16,12 @@ import { RejectsService } from '../mqtt/rejects.service';
 import type { MqttTransport } from '../mqtt/mqtt-transport';
 import { MetricsService } from '../observability/metrics.service';
 import type { NewEvent } from './device-event';
+import { committedFeed } from './bus.module';
 import { EventBusService } from './event-bus.service';
-import { EventLogRepository } from './event-log.repository';
+import { EventPrunerService } from './event-pruner.service';
+import { EventReaderService } from './event-reader.service';
+import { EventWriterService } from './event-writer.service';
+import { SqliteEventLogRepository } from './sqlite-event-log.repository';
 import { EventLogMeta, EventRecord } from './event-record.entity';
 
 const AT = new Date(Date.UTC(2025, 0, 15, 12)).toISOString();
@@ -30,7 +34,12 @@ const event = (deviceId: string, data: Record<string, unknown> = {}): NewEvent =
   received_at: AT,
 });
 const configFor = (path: string): AppConfig =>
-  ({ eventRetentionMs: 3_600_000, database: { type: 'sqlite', path }, mqtt: { topicPrefix: 'things' } }) as AppConfig;
+  ({
+    eventRetentionMs: 3_600_000,
+    database: { type: 'sqlite', path },
+    mqtt: { topicPrefix: 'things' },
+    eventLog: { batchLimit: 5000, queueLimit: 50_000, replayBuffer: 10_000 },
+  }) as AppConfig;
 
 /**
  * Poison batches (issue #11, item 4), on a real SQLite log: an event the
@@ -68,12 +77,14 @@ describe.each([
     await writer.onModuleInit();
     const redis = new RedisRepository(config);
     const metrics = new MetricsService();
+    const log = new SqliteEventLogRepository(db, writer);
+    const feed = committedFeed(log, redis);
     bus = new EventBusService(
-      new EventLogRepository(db, writer),
-      config,
-      metrics,
-      redis,
-      new ClusterLeaseService(redis),
+      new EventWriterService(log, feed, config, metrics),
+      feed,
+      new EventReaderService(log, feed, config),
+      new EventPrunerService(log, config, new ClusterLeaseService(redis)),
+      log,
     );
     await bus.onModuleInit();
     rejects = new RejectsService(new RejectsRepository(db), metrics, bus);

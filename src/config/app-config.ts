@@ -76,6 +76,13 @@ export interface AppConfig {
     tls?: BrokerTlsConfig;
     /** TLS towards an external broker at an `mqtts://` or `wss://` `MQTT_URL`. Unset: Node's defaults. */
     externalTls?: ExternalTlsConfig;
+    /**
+     * `MQTT_MAX_IN_FLIGHT`: messages handed to ingestion and not yet in the
+     * log before the transport stops reading (InFlightWindow); towards an
+     * external MQTT 5 broker also the Receive Maximum asked of it.
+     * @default 10000 with the embedded broker, 2000 with `MQTT_URL`
+     */
+    maxInFlight: number;
   };
   /** Bytes, for MQTT payloads and client frames. @default 65536 */
   maxMessageSize: number;
@@ -107,6 +114,22 @@ export interface AppConfig {
   sseKeepaliveIntervalSec: number;
   /** How long the event log keeps events for resume, in ms. @default 24h */
   eventRetentionMs: number;
+  /** The event log's group commit (EventWriterService) and replay (EventReaderService). */
+  eventLog: {
+    /** `EVENT_BATCH_LIMIT`: events per transaction, about (whole publishes). @default 5000 */
+    batchLimit: number;
+    /** `EVENT_QUEUE_LIMIT`: events waiting for the log before publishers wait (backpressure to MQTT). @default 50000 */
+    queueLimit: number;
+    /** `EVENT_REPLAY_BUFFER`: live events held per stream while it replays; past it they are read back from the log. @default 10000 */
+    replayBuffer: number;
+  };
+  /** The readings writer's group commit (DeviceWriterService). */
+  readings: {
+    /** `READINGS_BATCH_LIMIT`: readings per transaction, about (whole events). @default 20000 */
+    batchLimit: number;
+    /** `READINGS_QUEUE_LIMIT`: readings waiting for the database before ingestion waits. @default 200000 */
+    queueLimit: number;
+  };
   /**
    * How long SIGTERM/SIGINT may take to flush the event log and stop, in ms;
    * past it the service logs what it could not flush and exits 1 (issue #18,

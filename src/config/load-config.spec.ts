@@ -20,6 +20,9 @@ describe('loadConfig', () => {
     expect(config.eventRetentionMs).toBe(24 * 3600 * 1000);
     expect(config.shutdownTimeoutMs).toBe(10_000);
     expect(config.delivery).toEqual({ sendBufferBytes: 1024 * 1024, endTimeoutMs: 30_000 });
+    expect(config.mqtt.maxInFlight).toBe(10_000);
+    expect(config.eventLog).toEqual({ batchLimit: 5000, queueLimit: 50_000, replayBuffer: 10_000 });
+    expect(config.readings).toEqual({ batchLimit: 20_000, queueLimit: 200_000 });
     expect(config.auth.required).toBe(true);
     expect(config.auth.allowedOrigins).toEqual([]);
     expect(config.logLevel).toBe('info');
@@ -65,6 +68,12 @@ describe('loadConfig', () => {
       EVENT_RETENTION: '7d',
       SHUTDOWN_TIMEOUT: '3s',
       LOG_LEVEL: 'debug',
+      MQTT_MAX_IN_FLIGHT: '500',
+      EVENT_BATCH_LIMIT: '100',
+      EVENT_QUEUE_LIMIT: '1000',
+      EVENT_REPLAY_BUFFER: '200',
+      READINGS_BATCH_LIMIT: '300',
+      READINGS_QUEUE_LIMIT: '4000',
     });
     expect(config.http).toEqual({ port: 8080, host: '127.0.0.1' });
     expect(config.mqtt).toEqual({
@@ -75,7 +84,10 @@ describe('loadConfig', () => {
       shareGroup: 'bridges',
       topicPrefix: 'fleet',
       deviceAuth: false,
+      maxInFlight: 500,
     });
+    expect(config.eventLog).toEqual({ batchLimit: 100, queueLimit: 1000, replayBuffer: 200 });
+    expect(config.readings).toEqual({ batchLimit: 300, queueLimit: 4000 });
     expect(config.database).toEqual({ type: 'postgres', url: 'postgres://u@db:5432/devicehub' });
     expect(config.redisUrl).toBe('redis://cache:6379');
     expect(config.auth.required).toBe(false);
@@ -134,6 +146,12 @@ describe('loadConfig', () => {
       SEND_BUFFER_LIMIT: ['-1', 'SEND_BUFFER_LIMIT=-1: expected an integer from 1024 to'],
       STREAM_END_TIMEOUT: ['soon', 'STREAM_END_TIMEOUT=soon: expected a positive duration'],
       LOG_LEVEL: ['loud', 'LOG_LEVEL=loud: expected one of fatal, error, warn, info, debug, trace'],
+      MQTT_MAX_IN_FLIGHT: ['70000', 'MQTT_MAX_IN_FLIGHT=70000: expected an integer from 1 to 65535'],
+      EVENT_BATCH_LIMIT: ['0', 'EVENT_BATCH_LIMIT=0: expected an integer from 1 to 100000'],
+      EVENT_QUEUE_LIMIT: ['lots', 'EVENT_QUEUE_LIMIT=lots: expected an integer from 1 to'],
+      EVENT_REPLAY_BUFFER: ['-5', 'EVENT_REPLAY_BUFFER=-5: expected an integer from 1 to'],
+      READINGS_BATCH_LIMIT: ['1.5', 'READINGS_BATCH_LIMIT=1.5: expected an integer from 1 to'],
+      READINGS_QUEUE_LIMIT: ['0', 'READINGS_QUEUE_LIMIT=0: expected an integer from 1 to'],
     };
     const env = Object.fromEntries(Object.entries(bad).map(([name, [value]]) => [name, value]));
     let error: unknown;
@@ -150,6 +168,10 @@ describe('loadConfig', () => {
     for (const [name, [, accepts]] of Object.entries(bad)) {
       expect(problems.filter((p) => p.startsWith(`${name}=`))).toEqual([expect.stringContaining(accepts)]);
     }
+  });
+
+  it('asks an external broker for fewer messages in flight than the embedded broker holds', () => {
+    expect(loadConfig({ DATA_DIR: dataDir(), MQTT_URL: 'mqtt://broker:1883' }).mqtt.maxInFlight).toBe(2000);
   });
 
   it('accepts host names and IPv6 addresses as HOST', () => {

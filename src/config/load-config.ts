@@ -198,6 +198,8 @@ export function loadConfig(env: Env): AppConfig {
       deviceAuth: r.onOff('DEVICE_AUTH', 'required'),
       tls: readBrokerTls(r, mqttUrl),
       externalTls: readExternalTls(r, mqttUrl),
+      // Aedes holds what the embedded broker reads in process; a broker of its own holds the rest.
+      maxInFlight: r.int('MQTT_MAX_IN_FLIGHT', mqttUrl === undefined ? 10_000 : 2000, 1, 65_535),
     },
     maxMessageSize: r.int('MAX_MESSAGE_SIZE', 65536, 64, 256 * 1024 * 1024),
     json: {
@@ -212,6 +214,15 @@ export function loadConfig(env: Env): AppConfig {
     deviceTypesPath: r.raw('DEVICE_TYPES'),
     sseKeepaliveIntervalSec: r.int('SSE_KEEPALIVE_INTERVAL', 30, 1, 3600),
     eventRetentionMs: r.duration('EVENT_RETENTION', 24 * 3_600_000),
+    eventLog: {
+      batchLimit: r.int('EVENT_BATCH_LIMIT', 5000, 1, 100_000),
+      queueLimit: r.int('EVENT_QUEUE_LIMIT', 50_000, 1, 10_000_000),
+      replayBuffer: r.int('EVENT_REPLAY_BUFFER', 10_000, 1, 1_000_000),
+    },
+    readings: {
+      batchLimit: r.int('READINGS_BATCH_LIMIT', 20_000, 1, 1_000_000),
+      queueLimit: r.int('READINGS_QUEUE_LIMIT', 200_000, 1, 100_000_000),
+    },
     shutdownTimeoutMs: r.duration('SHUTDOWN_TIMEOUT', 10_000),
     logLevel: r.oneOf<LogLevel>('LOG_LEVEL', LOG_LEVELS, 'info'),
     delivery: {

@@ -1,11 +1,17 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Global, Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { TypeOrmModuleOptions } from '@nestjs/typeorm';
+import type { DataSource, DataSourceOptions } from 'typeorm';
+import { EventLogRepository } from '../bus/event-log.repository';
+import { PostgresEventLogRepository } from '../bus/postgres-event-log.repository';
+import { SqliteEventLogRepository } from '../bus/sqlite-event-log.repository';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
-import type { DataSourceOptions } from 'typeorm';
+import { DevicesRepository } from '../devices/devices.repository';
+import { PostgresDevicesRepository } from '../devices/postgres-devices.repository';
+import { SqliteDevicesRepository } from '../devices/sqlite-devices.repository';
 import { BatchWriter } from './batch-writer';
 import { BridgeDataSource } from './bridge-data-source';
 import { MIGRATIONS } from './migrations';
@@ -39,9 +45,23 @@ export function dataSourceOptions(config: AppConfig): TypeOrmModuleOptions {
   };
 }
 
+/** The hot path's stores, SQLite's or PostgreSQL's: the one place the backend is chosen. */
+const STORES = [
+  { provide: EventLogRepository, postgres: PostgresEventLogRepository, sqlite: SqliteEventLogRepository },
+  { provide: DevicesRepository, postgres: PostgresDevicesRepository, sqlite: SqliteDevicesRepository },
+].map(({ provide, postgres, sqlite }) => ({
+  provide,
+  inject: [APP_CONFIG, getDataSourceToken(), BatchWriter],
+  useFactory: (config: AppConfig, db: DataSource, writer: BatchWriter) =>
+    config.database.type === 'postgres' ? new postgres(db, writer) : new sqlite(db, writer),
+}));
+
 /**
  * Owns the TypeORM connection (SQLite by default, PostgreSQL with
- * `DATABASE_URL`) and the BatchWriter that takes the hot path's writes.
+ * `DATABASE_URL`), the BatchWriter that takes the hot path's writes, and
+ * the stores of the event log and of devices and readings, each one
+ * interface with a SQLite and a PostgreSQL implementation (chosen here, as
+ * MqttModule chooses a transport).
  */
 @Global()
 @Module({
@@ -54,7 +74,7 @@ export function dataSourceOptions(config: AppConfig): TypeOrmModuleOptions {
         new BridgeDataSource(options as DataSourceOptions).initialize(),
     }),
   ],
-  providers: [BatchWriter],
-  exports: [BatchWriter],
+  providers: [BatchWriter, ...STORES],
+  exports: [BatchWriter, EventLogRepository, DevicesRepository],
 })
 export class DatabaseModule {}

@@ -3,10 +3,15 @@ import type { DeviceEvent } from '../bus/device-event';
 import type { EventBusService } from '../bus/event-bus.service';
 import type { Device } from './device.entity';
 import type { DeviceRegistryService } from './device-registry.service';
-import { DeviceWriterService, MAX_PENDING_READINGS, MAX_READINGS_PER_WRITE } from './device-writer.service';
-import type { DevicesRepository, Samples } from './devices.repository';
+import type { AppConfig } from '../config/app-config';
+import { DeviceWriterService } from './device-writer.service';
+import type { DevicesRepository, Samples, WriteKey } from './devices.repository';
 import { markLocal } from './local-events';
 
+/** READINGS_BATCH_LIMIT and READINGS_QUEUE_LIMIT at their defaults. */
+const MAX_READINGS_PER_WRITE = 20_000;
+const MAX_PENDING_READINGS = 200_000;
+const config = { readings: { batchLimit: MAX_READINGS_PER_WRITE, queueLimit: MAX_PENDING_READINGS } } as AppConfig;
 const T = '2025-01-15T12:00:00.000Z';
 const T_MS = Date.parse(T);
 
@@ -43,11 +48,19 @@ function setup() {
   const committed = new Subject<readonly DeviceEvent[]>();
   const devices = new Map(['a', 'b'].map((id) => [id, device(id)]));
   /** Each write's devices, samples, and the readings rows those make (name and value). */
-  const writes: { devices: Device[]; samples: Samples[]; readings: { name: string; value: unknown }[] }[] = [];
+  const writes: {
+    devices: Device[];
+    samples: Samples[];
+    readings: { name: string; value: unknown }[];
+    key?: WriteKey;
+  }[] = [];
+  /** Every attempt's key, the failed ones included. */
+  const attempts: (WriteKey | undefined)[] = [];
   let gate: Promise<void> | undefined;
   let failures = 0;
   const repo = {
-    write: jest.fn(async (ds: Device[], samples: Samples[]) => {
+    write: jest.fn(async (ds: Device[], samples: Samples[], key?: WriteKey) => {
+      attempts.push(key);
       if (gate) await gate;
       if (failures > 0) {
         failures--;
@@ -58,7 +71,7 @@ function setup() {
           .filter(([, value]) => value !== undefined)
           .map(([name, value]) => ({ name, value })),
       );
-      writes.push({ devices: ds, samples, readings });
+      writes.push({ devices: ds, samples, readings, key });
     }),
   };
   const bus = { batches$: committed.asObservable(), drain: jest.fn(() => Promise.resolve()) };
@@ -67,12 +80,14 @@ function setup() {
     bus as unknown as EventBusService,
     registry as unknown as DeviceRegistryService,
     repo as unknown as DevicesRepository,
+    config,
   );
   writer.onModuleInit();
   let open: () => void = () => undefined;
   return {
     writer,
     writes,
+    attempts,
     repo,
     bus,
     devices,
@@ -167,7 +182,7 @@ describe('DeviceWriterService', () => {
     expect(s.repo.write).not.toHaveBeenCalled();
   });
 
-  it('keeps everything in order across failed writes and retries', async () => {
+  it('retries a failed write as it was, under its key, then writes what came meanwhile, in order', async () => {
     jest.useFakeTimers();
     try {
       const s = setup();
@@ -176,10 +191,16 @@ describe('DeviceWriterService', () => {
       s.commit([event('data', 'a', { t: 2 })]);
       await jest.advanceTimersByTimeAsync(1000);
       await s.writer.flush();
-      expect(s.repo.write).toHaveBeenCalledTimes(3);
-      expect(s.writes).toHaveLength(1);
-      expect(s.writes[0].readings.map((r) => r.value)).toEqual([1, 2]);
-      expect(s.writer.stats).toMatchObject({ writes: 1, readings: 2, writeErrors: 2 });
+      expect(s.repo.write).toHaveBeenCalledTimes(4);
+      expect(s.writes.map((w) => w.readings.map((r) => r.value))).toEqual([[1], [2]]);
+      // The same key on every attempt of the first write, marked as a retry after the first; the second write
+      // forgets the first one's key.
+      const [first, second] = s.writes.map((w) => w.key as WriteKey);
+      expect(s.attempts.map((k) => k?.key)).toEqual([first.key, first.key, first.key, second.key]);
+      expect(s.attempts.map((k) => k?.retry)).toEqual([false, true, true, false]);
+      expect(second.key).not.toBe(first.key);
+      expect(second.forget).toBe(first.key);
+      expect(s.writer.stats).toMatchObject({ writes: 2, readings: 2, writeErrors: 2 });
     } finally {
       jest.useRealTimers();
     }

@@ -1,40 +1,53 @@
+import { randomBytes } from 'node:crypto';
 import type { BeforeApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
 import type { DeviceEvent } from '../bus/device-event';
 import { EventBusService } from '../bus/event-bus.service';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/app-config';
+import { GroupCommitQueue } from '../database/group-commit-queue';
 import type { Device } from './device.entity';
 import { DeviceRegistryService } from './device-registry.service';
 import type { Samples } from './devices.repository';
 import { DevicesRepository, readingCount } from './devices.repository';
 import { isLocal } from './local-events';
 
-/** Readings waiting for the database before ingestion is made to wait. */
-export const MAX_PENDING_READINGS = 200_000;
-/** Readings per transaction at most, so one write never holds the database for long. */
-export const MAX_READINGS_PER_WRITE = 20_000;
-const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 5000;
-
 /** Events that come from a device and so change its registry row. */
 const DEVICE_EVENTS = new Set(['data', 'status', 'command_response']);
+
+/** What a committed event asks to be written: its device's row, or a data event's samples. */
+type Change = { device: Device } | Samples;
+
+/** One transaction: device rows as they were when it was made, samples, and the key that names it. */
+interface Write {
+  devices: Device[];
+  samples: Samples[];
+  readings: number;
+  key: string;
+}
 
 /**
  * Persists the registry and readings from the bus's committed batches: only
  * what is in the event log is written, and whatever piles up while one
- * transaction runs goes into the next (never one write per event).
+ * transaction runs goes into the next (a GroupCommitQueue, as the event
+ * log's; never one write per event). A failed write is retried as it was,
+ * under its batch key, so a write that committed but whose answer was lost
+ * (the SQLite writer thread dying before its reply) is not stored twice.
  */
 @Injectable()
 export class DeviceWriterService implements OnModuleInit, BeforeApplicationShutdown, OnModuleDestroy {
   private readonly logger = new Logger(DeviceWriterService.name);
   private subscription: Subscription | undefined;
-  private touched = new Set<Device>();
-  /** Data events' samples not yet taken by a write, and how many readings rows they make. */
-  private samples: Samples[] = [];
-  private pendingReadings = 0;
-  private writing: Promise<void> | undefined;
-  private waiters: (() => void)[] = [];
+  private readonly queue: GroupCommitQueue<Change, Write>;
+  /** Devices whose row is queued and not yet taken into a write: one row each, however many events. */
+  private readonly queued = new Set<Device>();
   private failing = false;
+  /** Names this instance's writes (`reading_batches`), so a retried write is known there. */
+  private readonly instanceKey = randomBytes(8).toString('hex');
+  private writeCount = 0;
+  /** The last write that committed: its key is forgotten in the next write's transaction. */
+  private lastCommitted: string | undefined;
   /** Counters for health and metrics. */
   readonly stats = { writes: 0, readings: 0, writeErrors: 0 };
 
@@ -42,7 +55,16 @@ export class DeviceWriterService implements OnModuleInit, BeforeApplicationShutd
     private readonly bus: EventBusService,
     private readonly registry: DeviceRegistryService,
     private readonly repository: DevicesRepository,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.queue = new GroupCommitQueue<Change, Write>({
+      maxBatch: config.readings.batchLimit,
+      maxPending: config.readings.queueLimit,
+      seal: (changes, readings) => this.seal(changes, readings),
+      commit: (write, attempt) => this.write(write, attempt),
+      failed: (err) => this.failed(err),
+    });
+  }
 
   onModuleInit(): void {
     this.subscription = this.bus.batches$.subscribe((batch) => this.take(batch));
@@ -56,23 +78,22 @@ export class DeviceWriterService implements OnModuleInit, BeforeApplicationShutd
 
   onModuleDestroy(): void {
     // Keep receiving batches until the bus completes; only release waiters that would otherwise hang.
-    this.waiters.splice(0).forEach((wake) => wake());
+    this.queue.release();
   }
 
-  /** True while ingestion may go on without waiting for the database. */
+  /** True while ingestion may go on without waiting for the database (fewer than READINGS_QUEUE_LIMIT wait). */
   hasRoom(): boolean {
-    return this.pendingReadings < MAX_PENDING_READINGS;
+    return this.queue.hasRoom();
   }
 
   /** Resolves once pending readings are below the bound again. */
   room(): Promise<void> {
-    if (this.hasRoom()) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return this.queue.room();
   }
 
   /** Resolves once everything taken so far is in the database. */
-  async flush(): Promise<void> {
-    while (this.writing) await this.writing;
+  flush(): Promise<void> {
+    return this.queue.drain();
   }
 
   private take(batch: readonly DeviceEvent[]): void {
@@ -81,72 +102,61 @@ export class DeviceWriterService implements OnModuleInit, BeforeApplicationShutd
       if (!DEVICE_EVENTS.has(event.event) || !isLocal(event)) continue;
       const device = this.registry.get(event.device_type, event.device_id);
       if (device === undefined) continue;
-      this.touched.add(device);
-      if (event.event === 'data') this.addReadings(event);
-    }
-    if (this.touched.size > 0) this.writing ??= this.writeLoop();
-  }
-
-  private addReadings(event: DeviceEvent): void {
-    const count = readingCount(event.data);
-    if (count === 0) return;
-    // The event's own data, not a copy: events are not changed once published.
-    this.samples.push({
-      deviceType: event.device_type,
-      deviceId: event.device_id,
-      ts: Date.parse(event.timestamp),
-      data: event.data,
-    });
-    this.pendingReadings += count;
-  }
-
-  /** The oldest samples, up to about MAX_READINGS_PER_WRITE readings (whole events), and their readings count. */
-  private takeSamples(): { samples: Samples[]; readings: number } {
-    if (this.pendingReadings <= MAX_READINGS_PER_WRITE) {
-      const taken = { samples: this.samples, readings: this.pendingReadings };
-      this.samples = [];
-      this.pendingReadings = 0;
-      return taken;
-    }
-    let readings = 0;
-    let end = 0;
-    while (end < this.samples.length && readings < MAX_READINGS_PER_WRITE)
-      readings += readingCount(this.samples[end++].data);
-    const samples = this.samples.slice(0, end);
-    this.samples = this.samples.slice(end);
-    this.pendingReadings -= readings;
-    return { samples, readings };
-  }
-
-  private async writeLoop(): Promise<void> {
-    let delay = RETRY_MIN_MS;
-    while (this.touched.size > 0 || this.samples.length > 0) {
-      const touched = this.touched;
-      this.touched = new Set();
-      const { samples, readings } = this.takeSamples();
-      // Copies: the registry keeps changing while the transaction runs.
-      const rows = [...touched].map((d) => ({ ...d, latestReadings: { ...d.latestReadings } }));
-      try {
-        await this.repository.write(rows, samples);
-        this.stats.writes++;
-        this.stats.readings += readings;
-        if (this.failing) this.logger.log('Devices and readings writable again');
-        this.failing = false;
-        delay = RETRY_MIN_MS;
-      } catch (err) {
-        // Keep everything, in order, and retry: readings are never dropped.
-        for (const d of touched) this.touched.add(d);
-        this.samples = samples.concat(this.samples);
-        this.pendingReadings += readings;
-        this.stats.writeErrors++;
-        if (!this.failing)
-          this.logger.error(`Writing ${rows.length} devices and ${readings} readings failed, retrying: ${String(err)}`);
-        this.failing = true;
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        delay = Math.min(delay * 2, RETRY_MAX_MS);
+      if (!this.queued.has(device)) {
+        this.queued.add(device);
+        this.queue.add({ device }, 0);
       }
-      if (this.hasRoom()) this.waiters.splice(0).forEach((wake) => wake());
+      if (event.event !== 'data') continue;
+      const count = readingCount(event.data);
+      // The event's own data, not a copy: events are not changed once published.
+      if (count > 0)
+        this.queue.add(
+          {
+            deviceType: event.device_type,
+            deviceId: event.device_id,
+            ts: Date.parse(event.timestamp),
+            data: event.data,
+          },
+          count,
+        );
     }
-    this.writing = undefined;
+    this.queue.start();
+  }
+
+  /** Copies of the devices' rows: the registry keeps changing while the transaction runs. */
+  private seal(changes: Change[], readings: number): Write {
+    const devices: Device[] = [];
+    const samples: Samples[] = [];
+    for (const change of changes) {
+      if (!('device' in change)) {
+        samples.push(change);
+        continue;
+      }
+      const d = change.device;
+      this.queued.delete(d);
+      devices.push({ ...d, latestReadings: { ...d.latestReadings } });
+    }
+    return { devices, samples, readings, key: `${this.instanceKey}-${++this.writeCount}` };
+  }
+
+  private async write(write: Write, attempt: number): Promise<void> {
+    await this.repository.write(write.devices, write.samples, {
+      key: write.key,
+      retry: attempt > 0,
+      forget: this.lastCommitted,
+    });
+    this.lastCommitted = write.key;
+    this.stats.writes++;
+    this.stats.readings += write.readings;
+    if (this.failing) this.logger.log('Devices and readings writable again');
+    this.failing = false;
+  }
+
+  /** Everything is kept, in order, and retried: readings are never dropped. */
+  private failed(err: unknown): void {
+    this.stats.writeErrors++;
+    if (!this.failing)
+      this.logger.error(`Writing devices and readings failed, holding ${this.queue.pending} readings: ${String(err)}`);
+    this.failing = true;
   }
 }

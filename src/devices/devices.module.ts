@@ -8,7 +8,6 @@ import { DeviceIngestService } from './device-ingest.service';
 import { DeviceRegistryService } from './device-registry.service';
 import { DeviceWriterService } from './device-writer.service';
 import { DevicesController } from './devices.controller';
-import { DevicesRepository } from './devices.repository';
 import { DevicesService } from './devices.service';
 import { Reading } from './reading.entity';
 
@@ -17,7 +16,6 @@ import { Reading } from './reading.entity';
   imports: [TypeOrmModule.forFeature([Device, Reading])],
   controllers: [DevicesController, CommandsController],
   providers: [
-    DevicesRepository,
     DeviceRegistryService,
     DeviceWriterService,
     DeviceIngestService,

@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { BatchWriter } from '../database/batch-writer';
+import type { WriteStatement } from '../database/batch-writer';
 import { MIGRATIONS } from '../database/migrations';
 import { ReadingsDeviceKey1700000006000 } from '../database/migrations/1700000006000-readings-device-key';
 import { Device } from './device.entity';
 import type { ReadingRow, ReadingsRange, Samples } from './devices.repository';
-import { DevicesRepository } from './devices.repository';
+import { SqliteDevicesRepository } from './sqlite-devices.repository';
 import { Reading } from './reading.entity';
 
 const T0 = Date.UTC(2025, 0, 15, 12, 0, 0);
@@ -52,7 +53,7 @@ const onDataSource = { database: { type: 'sqlite', path: ':memory:' } } as AppCo
 /** The SQL runs on a real SQLite database built by the migrations; the e2e suite runs it on PostgreSQL too. */
 describe('DevicesRepository', () => {
   let db: DataSource;
-  let repo: DevicesRepository;
+  let repo: SqliteDevicesRepository;
 
   beforeEach(async () => {
     db = new DataSource({
@@ -63,7 +64,7 @@ describe('DevicesRepository', () => {
     });
     await db.initialize();
     await db.runMigrations();
-    repo = new DevicesRepository(db, new BatchWriter(db, onDataSource));
+    repo = new SqliteDevicesRepository(db, new BatchWriter(db, onDataSource));
   });
   afterEach(() => db.destroy());
 
@@ -149,7 +150,7 @@ describe('DevicesRepository', () => {
   it('keeps devices apart by their keys, and goes on counting keys after a restart', async () => {
     await repo.write([device('a', 'online'), device('b', 'online')], [row('t', 1, T0, 'a'), row('t', 2, T0, 'b')]);
     // A new process on the same database: keys come from the table, new ones follow them.
-    const restarted = new DevicesRepository(db, new BatchWriter(db, onDataSource));
+    const restarted = new SqliteDevicesRepository(db, new BatchWriter(db, onDataSource));
     await restarted.loadDevices();
     await restarted.write([device('c', 'online')], [row('t', 3, T0, 'c'), row('t', 4, T0 + 1, 'a')]);
     const values = async (id: string): Promise<unknown[]> =>
@@ -159,6 +160,38 @@ describe('DevicesRepository', () => {
     expect(await values('c')).toEqual([3]);
     const keys = await db.query<{ device_key: number }[]>(`SELECT device_key FROM devices ORDER BY device_key`);
     expect(keys.map((k) => k.device_key)).toEqual([1, 2, 3]);
+  });
+
+  it('stores a write once when the writer fails after its commit (the writer thread dying before its reply)', async () => {
+    const writer = new BatchWriter(db, onDataSource);
+    repo = new SqliteDevicesRepository(db, writer);
+    const run = writer.run.bind(writer);
+    let dieAfterCommit = true;
+    jest.spyOn(writer, 'run').mockImplementation(async (statements: WriteStatement[]) => {
+      const changes = await run(statements);
+      if (!dieAfterCommit) return changes;
+      dieAfterCommit = false;
+      throw new Error('the SQLite writer thread exited with code 1');
+    });
+    const samples = [row('temperature', 21, T0), row('temperature', 22, T0 + 1)];
+    await expect(repo.write([device('ws-1', 'online')], samples, { key: 'w1', retry: false })).rejects.toThrow(
+      'exited',
+    );
+    // What the device writer does next: the same write, under the same key.
+    await repo.write([device('ws-1', 'online')], samples, { key: 'w1', retry: true });
+    await repo.write([], [row('temperature', 23, T0 + 2)], { key: 'w2', retry: false, forget: 'w1' });
+    expect(await repo.readings(range())).toEqual([
+      stored('temperature', 21, T0),
+      stored('temperature', 22, T0 + 1),
+      stored('temperature', 23, T0 + 2),
+    ]);
+    // Only the last write's key is kept: no retry can name the earlier one.
+    expect(await db.query(`SELECT batch_key FROM reading_batches`)).toEqual([{ batch_key: 'w2' }]);
+  });
+
+  it('stores a retried write that never committed', async () => {
+    await repo.write([device('ws-1', 'online')], [row('temperature', 21, T0)], { key: 'w1', retry: true });
+    expect(await repo.readings(range())).toEqual([stored('temperature', 21, T0)]);
   });
 
   it('refuses readings of a device it has never written, naming the device', async () => {
@@ -198,7 +231,7 @@ describe('ReadingsDeviceKey migration', () => {
       // This one and every later one.
       const ran = MIGRATIONS.slice(MIGRATIONS.indexOf(ReadingsDeviceKey1700000006000));
       expect((await db.runMigrations()).map((m) => m.name)).toEqual(ran.map((m) => m.name));
-      const upgraded = new DevicesRepository(db, new BatchWriter(db, onDataSource));
+      const upgraded = new SqliteDevicesRepository(db, new BatchWriter(db, onDataSource));
       await upgraded.loadDevices();
       await upgraded.write([device('new', 'online')], [row('t', 9, T0, 'new')]);
       expect((await upgraded.readings(range({ deviceId: 'old-1' }))).map((r) => r.value)).toEqual([1, 3]);

@@ -1,10 +1,6 @@
-import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
-import { BatchWriter } from '../database/batch-writer';
-import { BulkInsert } from '../database/bulk-insert';
+import type { DataSource } from 'typeorm';
+import type { BatchWriter } from '../database/batch-writer';
 import type { BulkColumn } from '../database/bulk-insert';
-import { CopyFields, copyField, copyIn, copyJson } from '../database/pg-copy';
 import { Device } from './device.entity';
 import { Reading } from './reading.entity';
 
@@ -66,16 +62,16 @@ export interface Bucket {
   value: number | null;
 }
 
-/** SQLite's readings columns (PostgreSQL gets the same ones by COPY). */
-const READING_COLUMNS: BulkColumn[] = [
+/** The readings columns a write fills. */
+export const READING_COLUMNS: BulkColumn[] = [
   { name: 'device_key', pgType: 'bigint' },
   { name: 'name', pgType: 'varchar' },
   { name: 'value', pgType: 'float8' },
   { name: 'text_value', pgType: 'text' },
   { name: 'ts', pgType: 'bigint' },
 ];
-const READING_COLUMN_NAMES = READING_COLUMNS.map((c) => c.name);
-const DEVICE_COLUMNS: BulkColumn[] = [
+/** The devices columns a write fills (SQLite adds `device_key`, which it counts itself). */
+export const DEVICE_COLUMNS: BulkColumn[] = [
   { name: 'device_type', pgType: 'varchar' },
   { name: 'device_id', pgType: 'varchar' },
   { name: 'status', pgType: 'varchar' },
@@ -86,13 +82,10 @@ const DEVICE_COLUMNS: BulkColumn[] = [
   { name: 'latest_readings', pgType: 'text' },
 ];
 /** On a known device everything but its key and first sighting is replaced. */
-const DEVICE_UPSERT = ` ON CONFLICT (device_type, device_id) DO UPDATE SET ${DEVICE_COLUMNS.map((c) => c.name)
+export const DEVICE_UPSERT = ` ON CONFLICT (device_type, device_id) DO UPDATE SET ${DEVICE_COLUMNS.map((c) => c.name)
   .filter((c) => !['device_type', 'device_id', 'first_seen'].includes(c))
   .map((c) => `${c} = excluded.${c}`)
   .join(', ')}`;
-/** Rows per SQLite statement: 6 or 8 parameters each, far below SQLite's 32,766. */
-const READINGS_PER_STATEMENT = 1000;
-const DEVICES_PER_STATEMENT = 500;
 const AGGREGATES: Record<Aggregate, string> = {
   avg: 'AVG(b.value)',
   min: 'MIN(b.value)',
@@ -100,41 +93,62 @@ const AGGREGATES: Record<Aggregate, string> = {
   count: 'COUNT(*)',
 };
 
+/** How long a write's key is kept at most (one left by a stopped instance); retries come within seconds. */
+export const BATCH_KEY_TTL_MS = 24 * 3_600_000;
+
+/** Names one write so a retry of it is known (`reading_batches`). */
+export interface WriteKey {
+  key: string;
+  /** True on a retry: a write stored under `key` already is not stored again. */
+  retry: boolean;
+  /** The writer's previous key, which no retry can name any more: deleted in this write's transaction. */
+  forget?: string;
+}
+
+/** type → id → device_key. */
+export type DeviceKeys = Map<string, Map<string, number>>;
+
 /**
- * Owns the `devices` and `readings` tables (STYLE.md: one class per outside system).
+ * Owns the `devices` and `readings` tables (STYLE.md: one class per outside
+ * system). Two stores implement the write, chosen once in DatabaseModule:
+ * SqliteDevicesRepository (multi-row statements through the writer thread)
+ * and PostgresDevicesRepository (an upsert that returns the keys, readings
+ * by COPY). Reads are TypeORM's and shared here.
  *
  * A reading names its device by `devices.device_key`, a small integer. The
  * keys are kept here once read or made: on PostgreSQL the identity column
  * makes them (instances sharing the database agree through it); on SQLite,
- * which one process writes, they are counted here.
+ * which one process writes, they are counted by its store.
  */
-@Injectable()
-export class DevicesRepository {
-  private readonly postgres: boolean;
-  private readonly insertDevices: BulkInsert;
-  private readonly insertReadings: BulkInsert;
-  /** type → id → device_key, read from the table on first use. */
-  private keys: Promise<Map<string, Map<string, number>>> | undefined;
-  /** PostgreSQL: reading names in COPY form. */
-  private readonly fields = new CopyFields();
-  /** SQLite: the next key to hand out. */
-  private nextKey = 1;
+export abstract class DevicesRepository {
+  private keys: Promise<DeviceKeys> | undefined;
 
   constructor(
-    @InjectDataSource() private readonly db: DataSource,
-    private readonly writer: BatchWriter,
-  ) {
-    this.postgres = db.options.type === 'postgres';
-    this.insertDevices = this.postgres
-      ? new BulkInsert('devices', DEVICE_COLUMNS, true, `${DEVICE_UPSERT} RETURNING device_type, device_id, device_key`)
-      : new BulkInsert(
-          'devices',
-          [...DEVICE_COLUMNS, { name: 'device_key', pgType: 'bigint' }],
-          false,
-          DEVICE_UPSERT,
-          DEVICES_PER_STATEMENT,
-        );
-    this.insertReadings = new BulkInsert('readings', READING_COLUMNS, false, '', READINGS_PER_STATEMENT);
+    protected readonly db: DataSource,
+    protected readonly writer: BatchWriter,
+  ) {}
+
+  /**
+   * Upserts the devices and appends the samples' readings in one transaction.
+   * A sample's device must be among `devices` or have been written before.
+   * With `batch`, the write is stored under its key in the same transaction,
+   * and a retry of a write whose key is stored already does nothing.
+   */
+  abstract write(devices: readonly Device[], samples: readonly Samples[], batch?: WriteKey): Promise<void>;
+
+  /** Told of every key read from the table (SQLite counts on from the highest). */
+  protected abstract sawKey(key: number): void;
+
+  /** The driver's mark for the n-th (1-based) statement parameter. */
+  protected abstract param(n: number): string;
+
+  /** True when a write under this key committed before (only its answer was lost). */
+  protected async committedBefore(batch: WriteKey | undefined): Promise<boolean> {
+    if (batch === undefined || !batch.retry) return false;
+    const rows = await this.db.query<unknown[]>(`SELECT 1 FROM reading_batches WHERE batch_key = ${this.param(1)}`, [
+      batch.key,
+    ]);
+    return rows.length > 0;
   }
 
   async loadDevices(): Promise<Device[]> {
@@ -142,73 +156,8 @@ export class DevicesRepository {
     return this.db.getRepository(Device).find();
   }
 
-  /**
-   * Upserts the devices and appends the samples' readings in one transaction.
-   * A sample's device must be among `devices` or have been written before.
-   */
-  async write(devices: readonly Device[], samples: readonly Samples[]): Promise<void> {
-    const keys = await this.deviceKeys();
-    if (this.postgres) return this.writePostgres(devices, samples, keys);
-    const deviceValues: unknown[] = [];
-    for (const d of devices) {
-      let key = keys.get(d.deviceType)?.get(d.deviceId);
-      if (key === undefined) setKey(keys, d.deviceType, d.deviceId, (key = this.nextKey++));
-      deviceValues.push(...deviceRow(d), key);
-    }
-    const readingValues: unknown[] = [];
-    const keyOf = keyLookup(keys);
-    for (const s of samples) {
-      const key = keyOf(s);
-      for (const name of Object.keys(s.data)) {
-        const value = s.data[name];
-        if (value === undefined) continue;
-        if (isNumber(value)) readingValues.push(key, name, value, null, s.ts);
-        else readingValues.push(key, name, null, JSON.stringify(value), s.ts);
-      }
-    }
-    const statements = [
-      ...this.insertDevices.statements(deviceValues),
-      ...this.insertReadings.statements(readingValues),
-    ];
-    if (statements.length > 0) await this.writer.run(statements);
-  }
-
-  /** The upsert returns each device's key; the readings then go in by COPY. */
-  private async writePostgres(
-    devices: readonly Device[],
-    samples: readonly Samples[],
-    keys: Map<string, Map<string, number>>,
-  ): Promise<void> {
-    if (devices.length === 0 && samples.length === 0) return;
-    await this.db.transaction(async (tx) => {
-      const runner = tx.queryRunner;
-      if (!runner) throw new Error('transaction without a query runner');
-      const deviceValues: unknown[] = [];
-      for (const d of devices) deviceValues.push(...deviceRow(d));
-      for (const { sql, params } of this.insertDevices.statements(deviceValues)) {
-        const upserted = await runner.query(sql, params, true);
-        for (const row of upserted.records as { device_type: string; device_id: string; device_key: number }[])
-          setKey(keys, row.device_type, row.device_id, Number(row.device_key));
-      }
-      if (samples.length === 0) return;
-      const keyOf = keyLookup(keys);
-      let text = '';
-      for (const s of samples) {
-        const key = `${keyOf(s)}\t`;
-        const ts = `\t${copyField(s.ts)}\n`;
-        for (const name of Object.keys(s.data)) {
-          const value = s.data[name];
-          if (value === undefined) continue;
-          const values = isNumber(value) ? `\t${value}\t\\N` : `\t\\N\t${copyJson(JSON.stringify(value))}`;
-          text += key + this.fields.get(name) + values + ts;
-        }
-      }
-      if (text !== '') await copyIn(runner, 'readings', READING_COLUMN_NAMES, text);
-    });
-  }
-
   /** Every device's key, read from the table once (again after a failed read). */
-  private deviceKeys(): Promise<Map<string, Map<string, number>>> {
+  protected deviceKeys(): Promise<DeviceKeys> {
     this.keys ??= this.readKeys().catch((err: unknown) => {
       this.keys = undefined;
       throw err;
@@ -216,7 +165,7 @@ export class DevicesRepository {
     return this.keys;
   }
 
-  private async readKeys(): Promise<Map<string, Map<string, number>>> {
+  private async readKeys(): Promise<DeviceKeys> {
     const rows = await this.db.query<{ device_type: string; device_id: string; device_key: string | number }[]>(
       `SELECT device_type, device_id, device_key FROM devices`,
     );
@@ -224,7 +173,7 @@ export class DevicesRepository {
     for (const row of rows) {
       const key = Number(row.device_key);
       setKey(keys, row.device_type, row.device_id, key);
-      if (key >= this.nextKey) this.nextKey = key + 1;
+      this.sawKey(key);
     }
     return keys;
   }
@@ -308,7 +257,7 @@ export class DevicesRepository {
 }
 
 /** A device's columns in DEVICE_COLUMNS order. */
-function deviceRow(d: Device): unknown[] {
+export function deviceRow(d: Device): unknown[] {
   return [
     d.deviceType,
     d.deviceId,
@@ -321,19 +270,19 @@ function deviceRow(d: Device): unknown[] {
   ];
 }
 
-function setKey(keys: Map<string, Map<string, number>>, type: string, id: string, key: number): void {
+export function setKey(keys: DeviceKeys, type: string, id: string, key: number): void {
   let ofType = keys.get(type);
   if (ofType === undefined) keys.set(type, (ofType = new Map<string, number>()));
   ofType.set(id, key);
 }
 
 /** Numbers that go to `readings.value`; everything else is stored as JSON text. */
-function isNumber(value: unknown): value is number {
+export function isNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);
 }
 
 /** A sample's device key; consecutive samples of one device look it up once. */
-function keyLookup(keys: Map<string, Map<string, number>>): (s: { deviceType: string; deviceId: string }) => number {
+export function keyLookup(keys: DeviceKeys): (s: { deviceType: string; deviceId: string }) => number {
   let lastType: string | undefined;
   let lastId: string | undefined;
   let lastKey = 0;

@@ -8,7 +8,7 @@ import type { InboundMessage } from './mqtt-transport';
 
 const config = {
   http: { port: 0, host: '127.0.0.1' },
-  mqtt: { port: 0, topicPrefix: 'things', deviceAuth: false },
+  mqtt: { port: 0, topicPrefix: 'things', deviceAuth: false, maxInFlight: 10_000 },
   maxMessageSize: 65536,
 } as AppConfig;
 

@@ -26,13 +26,6 @@ import { TlsListener } from './tls-listener';
  * (mqemitter's concurrency). @default 1000
  */
 const BROKER_CONCURRENCY = 1000;
-/**
- * QoS 0 messages handed to ingestion and not yet logged, at most
- * (InFlightWindow): aedes reads a client's next packets once ingestion hands
- * the previous ones back, which it does at once for QoS 0 while fewer than
- * this many wait for the log. QoS 1 and 2 wait for their commit (CommitAcks).
- */
-const MAX_IN_FLIGHT = 10_000;
 /** CONNACK return codes of MQTT 3.1.1. */
 const IDENTIFIER_REJECTED = 2;
 const BAD_USERNAME_OR_PASSWORD = 4;
@@ -74,7 +67,13 @@ export class EmbeddedBrokerTransport extends MqttTransport {
   private wss: WebSocketServer | undefined;
   /** QoS 1 and 2 messages handed to ingestion whose acknowledgement waits for the log. */
   private readonly acks = new CommitAcks<object>();
-  private readonly window = new InFlightWindow(MAX_IN_FLIGHT);
+  /**
+   * QoS 0 messages handed to ingestion and not yet logged, at most
+   * `MQTT_MAX_IN_FLIGHT`: aedes reads a client's next packets once ingestion
+   * hands the previous ones back, which it does at once for QoS 0 while fewer
+   * than this many wait for the log. QoS 1 and 2 wait for their commit (CommitAcks).
+   */
+  private readonly window: InFlightWindow;
   private ingest: Ingest | undefined;
   /** Set once stop() begins: no client message is accepted (or acknowledged) any more. */
   private draining = false;
@@ -89,6 +88,7 @@ export class EmbeddedBrokerTransport extends MqttTransport {
     private readonly http: HttpAdapterHost,
   ) {
     super();
+    this.window = new InFlightWindow(config.mqtt.maxInFlight);
     this.acl = new TopicAcl(config.mqtt.topicPrefix);
     credentials.onRevoke((username) => this.endSessions(username));
   }

@@ -12,14 +12,8 @@ import type { InboundMessage } from './mqtt-transport';
 import { InFlightWindow } from './in-flight-window';
 import { MqttTransport } from './mqtt-transport';
 import { RateLimitedLog } from './rate-limited-log';
-import { ReconnectBackoff } from './reconnect-backoff';
+import { Backoff } from '../common/backoff';
 
-/**
- * Messages handed to ingestion and not yet logged, at most (InFlightWindow);
- * also the Receive Maximum asked of an MQTT 5 broker: how many QoS 1
- * messages it may send before the bridge acknowledges one.
- */
-const MAX_IN_FLIGHT = 2000;
 /** Longest wait at shutdown for received messages to be committed and acknowledged. */
 const DRAIN_TIMEOUT_MS = 10_000;
 /** Session kept by the broker while a lone bridge reconnects (MQTT 5 session expiry, seconds). */
@@ -32,7 +26,7 @@ const UNSUPPORTED_PROTOCOL = new Set([1, 132]);
 /**
  * An MQTT.js client of the broker at `MQTT_URL` (Mosquitto, EMQX, …). MQTT 5
  * where the broker offers it, 3.1.1 otherwise. Reconnects forever with capped,
- * jittered backoff (ReconnectBackoff) and subscribes again on every connect.
+ * jittered backoff (Backoff) and subscribes again on every connect.
  *
  * Sessions: alone, the bridge keeps a persistent session so QoS 1 messages
  * sent while it reconnects are queued by the broker. With `MQTT_SHARE_GROUP`
@@ -48,13 +42,18 @@ const UNSUPPORTED_PROTOCOL = new Set([1, 132]);
  */
 export class ExternalBrokerTransport extends MqttTransport {
   private readonly logger = new Logger('MqttClient');
-  private readonly backoff = new ReconnectBackoff();
+  private readonly backoff = new Backoff();
   /** Connection errors and failed attempts: one line of each per 30 s while the broker stays away. */
   private readonly attempts = new RateLimitedLog((line) => this.logger.warn(line), 30_000);
   private client: MqttClient | undefined;
   private protocolVersion: 4 | 5 = 5;
   private stopped = false;
-  private readonly window = new InFlightWindow(MAX_IN_FLIGHT);
+  /**
+   * Messages handed to ingestion and not yet logged, at most
+   * (`MQTT_MAX_IN_FLIGHT`); also the Receive Maximum asked of an MQTT 5
+   * broker: how many QoS 1 messages it may send before the bridge acknowledges one.
+   */
+  private readonly window: InFlightWindow;
   private disconnects = 0;
   private subscribed = false;
   /** The current connection's acknowledgements waiting for the log. */
@@ -65,6 +64,7 @@ export class ExternalBrokerTransport extends MqttTransport {
     private readonly metrics: MetricsService,
   ) {
     super();
+    this.window = new InFlightWindow(config.mqtt.maxInFlight);
   }
 
   /** Connected and subscribed: ingesting. /health reports the broker up only then. */
@@ -161,7 +161,10 @@ export class ExternalBrokerTransport extends MqttTransport {
       password: this.config.mqtt.password,
       properties:
         this.protocolVersion === 5
-          ? { receiveMaximum: MAX_IN_FLIGHT, ...(shared ? {} : { sessionExpiryInterval: SESSION_EXPIRY_SEC }) }
+          ? {
+              receiveMaximum: this.config.mqtt.maxInFlight,
+              ...(shared ? {} : { sessionExpiryInterval: SESSION_EXPIRY_SEC }),
+            }
           : undefined,
       ...externalTlsOptions(this.config.mqtt.externalTls),
     };

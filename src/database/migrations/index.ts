@@ -5,6 +5,7 @@ import { PollPositions1700000005000 } from './1700000005000-poll-positions';
 import { ReadingsDeviceKey1700000006000 } from './1700000006000-readings-device-key';
 import { PostgresAppendIndexes1700000007000 } from './1700000007000-postgres-append-indexes';
 import { EventMessageIds1700000008000 } from './1700000008000-event-message-ids';
+import { ReadingBatches1700000009000 } from './1700000009000-reading-batches';
 
 /** Every migration, oldest first. Both SQLite and PostgreSQL run these; nothing uses `synchronize`. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   ReadingsDeviceKey1700000006000,
   PostgresAppendIndexes1700000007000,
   EventMessageIds1700000008000,
+  ReadingBatches1700000009000,
 ];

@@ -8,13 +8,14 @@ export interface BackoffOptions {
 }
 
 /**
- * Reconnect timing for the external broker (issue #2: "reconnect forever with
- * capped, jittered backoff"). Attempt n waits a random time in [d/2, d] with
+ * Capped, jittered backoff: the external broker's reconnects (issue #2:
+ * "reconnect forever with capped, jittered backoff") and the retries of
+ * every group-commit queue (the event log's and the readings'). Attempt n waits a random time in [d/2, d] with
  * d = min(maxMs, initialMs * 2^n): the ceiling keeps a long outage from
  * stretching retries out, the jitter keeps many instances from reconnecting in
- * step when the broker comes back. One timer at most.
+ * step when the broker or database comes back. One timer at most (`schedule`).
  */
-export class ReconnectBackoff {
+export class Backoff {
   private readonly initialMs: number;
   private readonly maxMs: number;
   private readonly random: () => number;
@@ -54,7 +55,7 @@ export class ReconnectBackoff {
     return delay;
   }
 
-  /** After a successful connection: the next outage starts from the shortest delay again. */
+  /** After a success: the next outage starts from the shortest delay again. */
   reset(): void {
     this.attempt = 0;
   }

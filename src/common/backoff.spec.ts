@@ -1,30 +1,30 @@
-import { ReconnectBackoff } from './reconnect-backoff';
+import { Backoff } from './backoff';
 
-describe('ReconnectBackoff', () => {
+describe('Backoff', () => {
   beforeEach(() => jest.useFakeTimers());
   afterEach(() => jest.useRealTimers());
 
   it('doubles the ceiling each attempt up to the cap, jittered within [ceiling/2, ceiling]', () => {
-    const low = new ReconnectBackoff({ initialMs: 100, maxMs: 1000, random: () => 0 });
+    const low = new Backoff({ initialMs: 100, maxMs: 1000, random: () => 0 });
     expect(Array.from({ length: 7 }, () => low.nextDelay())).toEqual([50, 100, 200, 400, 500, 500, 500]);
-    const high = new ReconnectBackoff({ initialMs: 100, maxMs: 1000, random: () => 0.999999 });
+    const high = new Backoff({ initialMs: 100, maxMs: 1000, random: () => 0.999999 });
     expect(Array.from({ length: 7 }, () => high.nextDelay())).toEqual([100, 200, 400, 800, 1000, 1000, 1000]);
   });
 
   it('spreads instances that retry at the same moment', () => {
     const values = [0.1, 0.9];
-    const delays = values.map((v) => new ReconnectBackoff({ initialMs: 1000, random: () => v }).nextDelay());
+    const delays = values.map((v) => new Backoff({ initialMs: 1000, random: () => v }).nextDelay());
     expect(delays).toEqual([550, 950]);
   });
 
   it('never waits longer than the cap, however long the outage', () => {
-    const backoff = new ReconnectBackoff({ initialMs: 500, maxMs: 30_000 });
+    const backoff = new Backoff({ initialMs: 500, maxMs: 30_000 });
     for (let i = 0; i < 200; i++) expect(backoff.nextDelay()).toBeLessThanOrEqual(30_000);
     expect(backoff.attempts).toBe(200);
   });
 
   it('fires the scheduled retry after its delay, and only then', () => {
-    const backoff = new ReconnectBackoff({ initialMs: 1000, random: () => 0.5 });
+    const backoff = new Backoff({ initialMs: 1000, random: () => 0.5 });
     const retry = jest.fn();
     expect(backoff.schedule(retry)).toBe(750);
     expect(backoff.pending).toBe(true);
@@ -36,7 +36,7 @@ describe('ReconnectBackoff', () => {
   });
 
   it('keeps one retry at most: scheduling again replaces the pending one', () => {
-    const backoff = new ReconnectBackoff({ initialMs: 1000, random: () => 0 });
+    const backoff = new Backoff({ initialMs: 1000, random: () => 0 });
     const first = jest.fn();
     const second = jest.fn();
     backoff.schedule(first);
@@ -47,7 +47,7 @@ describe('ReconnectBackoff', () => {
   });
 
   it('grows delays over a retry storm and starts over after a reset', () => {
-    const backoff = new ReconnectBackoff({ initialMs: 100, maxMs: 800, random: () => 0 });
+    const backoff = new Backoff({ initialMs: 100, maxMs: 800, random: () => 0 });
     const fired: number[] = [];
     const retry = (): void => {
       fired.push(Date.now());
@@ -62,7 +62,7 @@ describe('ReconnectBackoff', () => {
   });
 
   it('cancel stops a pending retry', () => {
-    const backoff = new ReconnectBackoff();
+    const backoff = new Backoff();
     const retry = jest.fn();
     backoff.schedule(retry);
     backoff.cancel();
