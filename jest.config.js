@@ -14,6 +14,21 @@ const common = {
 // The multi-instance suite needs Mosquitto, PostgreSQL and Redis; it is its own
 // project, present when their URLs are set (.ci/run sets them), not a skipped test.
 const clusterServices = ['MQTT_URL', 'DATABASE_URL', 'REDIS_URL'].every((name) => process.env[name]);
+// The fault project restarts the machine's PostgreSQL and Redis: present only when asked for
+// (FAULT_TESTS=restart-services, with the three URLs), and run alone, in band, after every other
+// suite (.ci/run's last step), because whatever else runs beside it loses its database mid-test.
+// Suites that run the service on the embedded defaults whatever the URLs say (their own environment or
+// explicit overrides): the integration run (`npm run test:integration`) leaves them out, as they would
+// run exactly as in the embedded run.
+const embeddedOnly = [
+  'dashboard-startup', // runService with its own environment
+  'observability-logs', // runService with its own environment
+  'start-script', // a throwaway project, no service
+  'startup', // runService with its own environment
+  'writer-thread-kill', // the SQLite writer thread exists on a SQLite file only
+].map((name) => `/${name}\\.e2e-spec\\.ts$`);
+const integrationRun = process.env.E2E_SKIP_EMBEDDED_ONLY === '1';
+const faultTests = clusterServices && process.env.FAULT_TESTS === 'restart-services';
 
 module.exports = {
   // End-to-end tests wait for events with their own deadlines; this is the outer bound.
@@ -25,7 +40,7 @@ module.exports = {
       displayName: 'e2e',
       rootDir: 'test',
       testRegex: '\\.e2e-spec\\.ts$',
-      testPathIgnorePatterns: ['/cluster/'],
+      testPathIgnorePatterns: ['/cluster/', '/fault/', ...(integrationRun ? embeddedOnly : [])],
       testTimeout: 30000,
     },
     ...(clusterServices
@@ -36,6 +51,17 @@ module.exports = {
             rootDir: 'test/cluster',
             testRegex: '\\.e2e-spec\\.ts$',
             testTimeout: 180000,
+          },
+        ]
+      : []),
+    ...(faultTests
+      ? [
+          {
+            ...common,
+            displayName: 'fault',
+            rootDir: 'test/fault',
+            testRegex: '\\.e2e-spec\\.ts$',
+            testTimeout: 90000,
           },
         ]
       : []),

@@ -6,6 +6,11 @@
  * (each run gets a fresh database, dropped afterwards).
  *
  *   npx ts-node --transpile-only bench/ingest.ts [--count 100000] [--soak SECONDS] [--rate 5000] [--only sqlite|postgres] [--message-ids]
+ *     [--qos1 50000] [--device-window 10] [--gateway-window 1000]
+ *
+ * `--qos1` messages at QoS 1 (0 skips): 100 devices, then one gateway, each
+ * timed until the last PUBACK (after the commit), against the bare broker
+ * (bench/ingest-qos1.ts).
  *
  * `--message-ids` puts a distinct `message_id` in every payload: the price
  * of the log's look-up of redelivered messages (issue #11).
@@ -29,6 +34,7 @@ import { EventBusService } from '../src/bus/event-bus.service';
 import { EventRecord } from '../src/bus/event-record.entity';
 import { loadConfig } from '../src/config/load-config';
 import { MqttTransport } from '../src/mqtt/mqtt-transport';
+import { bareQos1, publishQos1, workloads } from './ingest-qos1';
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -45,6 +51,8 @@ const SOAK_SEC = numberFlag('soak', 0);
 const SOAK_RATE = numberFlag('rate', 5000);
 const ONLY = flag('only');
 const MESSAGE_IDS = args.includes('--message-ids');
+const QOS1_COUNT = numberFlag('qos1', 50_000);
+const QOS1 = workloads(numberFlag('device-window', 10), numberFlag('gateway-window', 1000));
 /** How long the log may take to catch up after the last message before the rest count as lost. */
 const SETTLE_MS = 120_000;
 /** Heap growth over the second half of a soak that still counts as flat. */
@@ -111,6 +119,24 @@ async function ingest(app: RunningApp, url: string): Promise<{ rate: number; log
   await pub.endAsync();
   return { rate, logged: await logged(app, 'bench') };
 }
+
+/** One QoS 1 workload, bare broker then bridge; prints a row of the QoS 1 table. */
+async function qos1(app: RunningApp, url: string, label: string, workload: (typeof QOS1)[number]): Promise<boolean> {
+  const broker = await bareQos1(url, workload, QOS1_COUNT, payload);
+  const type = workload.topic('', 0, 0).split('/')[1];
+  const before = await logged(app, type);
+  const bridge = await publishQos1(url, workload, 'things', QOS1_COUNT, payload);
+  const inLog = (await logged(app, type)) - before;
+  const rate = QOS1_COUNT / bridge.seconds;
+  // Acknowledged means written: every PUBACK the publishers got is an event in the log already.
+  const lost = QOS1_COUNT - inLog;
+  qos1Rows.push(
+    `| ${label} | ${workload.name} | ${QOS1_COUNT} | ${Math.round(broker)} msg/s | ${Math.round(rate)} msg/s | ` +
+      `${((rate / broker) * 100).toFixed(0)}% | ${lost === 0 ? 'none' : `${lost} not in the log at the last PUBACK`} |`,
+  );
+  return lost === 0;
+}
+const qos1Rows: string[] = [];
 
 interface Sample {
   at: number;
@@ -219,6 +245,7 @@ async function run(label: string, postgresUrl: string | undefined): Promise<bool
           `${Math.round(bridge.rate)} msg/s | ${((bridge.rate / broker.rate) * 100).toFixed(0)}% | ${lost === 0 ? 'none' : `${lost} LOST`} |`,
       );
     }
+    for (const workload of QOS1_COUNT > 0 ? QOS1 : []) ok = (await qos1(app, url, label, workload)) && ok;
     if (SOAK_SEC > 0) ok = (await soak(app, url, label)) && ok;
   } finally {
     await app.close();
@@ -244,6 +271,16 @@ async function main(): Promise<boolean> {
   }
   let ok = true;
   for (const [label, url] of backends) ok = (await run(label, url)) && ok;
+  if (qos1Rows.length > 0) {
+    console.log(
+      `\nQoS 1, acknowledged after commit: ${QOS1_COUNT} messages per workload, embedded broker, timed to the last PUBACK\n`,
+    );
+    console.log(
+      '| log | publishers | messages | bare broker (pub→PUBACK, to a QoS 1 subscriber) | bridge (pub→PUBACK = in the log) | ratio | not logged |',
+    );
+    console.log('|---|---|---|---|---|---|---|');
+    for (const row of qos1Rows) console.log(row);
+  }
   return ok;
 }
 

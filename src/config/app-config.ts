@@ -68,6 +68,12 @@ export interface AppConfig {
     password?: string;
     /** `$share/{group}/…` subscriptions when set. */
     shareGroup?: string;
+    /**
+     * The bridge's client id at the external broker (`MQTT_CLIENT_ID`). Set, the
+     * session is persistent in a share group too (issue #11). @default derived
+     * from host, topic prefix and data directory
+     */
+    clientId?: string;
     /** First topic level. @default things */
     topicPrefix: string;
     /** Embedded broker admits anonymous devices when false. @default true */

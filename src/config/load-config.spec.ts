@@ -124,6 +124,7 @@ describe('loadConfig', () => {
       MQTT_URL: ['http://broker', 'MQTT_URL=http://broker: expected a URL starting with mqtt://'],
       MQTT_PORT: ['70000', 'MQTT_PORT=70000: expected an integer from 0 to 65535'],
       MQTT_SHARE_GROUP: ['a/b', 'MQTT_SHARE_GROUP=a/b: expected a name without /, + or #'],
+      MQTT_CLIENT_ID: ['b'.repeat(129), `MQTT_CLIENT_ID=${'b'.repeat(20)}…: expected at most 128 characters`],
       TOPIC_PREFIX: ['a/b', 'TOPIC_PREFIX=a/b: expected one topic level'],
       DATABASE_URL: ['mysql://db', 'DATABASE_URL=mysql://db: expected sqlite:PATH, sqlite::memory: or postgres://'],
       REDIS_URL: ['cache:6379', 'REDIS_URL=cache:6379: expected a URL starting with redis:// or rediss://'],

@@ -194,6 +194,7 @@ export function loadConfig(env: Env): AppConfig {
       username: r.raw('MQTT_USERNAME'),
       password: r.raw('MQTT_PASSWORD'),
       shareGroup: r.raw('MQTT_SHARE_GROUP'),
+      clientId: r.raw('MQTT_CLIENT_ID'),
       topicPrefix: r.raw('TOPIC_PREFIX') ?? 'things',
       deviceAuth: r.onOff('DEVICE_AUTH', 'required'),
       tls: readBrokerTls(r, mqttUrl),
@@ -236,6 +237,10 @@ export function loadConfig(env: Env): AppConfig {
   const group = config.mqtt.shareGroup;
   if (group !== undefined && /[+#/]/.test(group)) {
     r.problems.push(`MQTT_SHARE_GROUP=${group}: expected a name without /, + or #`);
+  }
+  const clientId = config.mqtt.clientId;
+  if (clientId !== undefined && clientId.length > 128) {
+    r.problems.push(`MQTT_CLIENT_ID=${clientId.slice(0, 20)}…: expected at most 128 characters`);
   }
   if (config.deviceTypesPath !== undefined && !existsSync(config.deviceTypesPath)) {
     r.problems.push(`DEVICE_TYPES=${config.deviceTypesPath}: expected the path of a JSON or YAML file; none is there`);

@@ -30,9 +30,19 @@ const UNSUPPORTED_PROTOCOL = new Set([1, 132]);
  *
  * Sessions: alone, the bridge keeps a persistent session so QoS 1 messages
  * sent while it reconnects are queued by the broker. With `MQTT_SHARE_GROUP`
- * it subscribes to `$share/{group}/{prefix}/#` on a clean session: while one
- * instance is away the broker hands its share to the others, and a killed
- * instance leaves no queue behind to strand messages in.
+ * it subscribes to `$share/{group}/{prefix}/#`, on a clean session unless
+ * `MQTT_CLIENT_ID` names the instance (issue #11, item 2):
+ * - clean: the broker hands a killed instance's share to the others at once,
+ *   but the messages it had sent that instance and not had acknowledged die
+ *   with the session (Mosquitto sends them to nobody).
+ * - persistent, under the configured id: those messages are sent again when
+ *   the instance comes back under the same id. Meanwhile Mosquitto goes on
+ *   queueing the instance's share of new messages for it (its round robin
+ *   skips no member); if it never comes back they are lost when the session
+ *   expires (SESSION_EXPIRY_SEC). EMQX instead hands an ended session's
+ *   unacknowledged messages to the other members. So an instance is named
+ *   only where it is certain to come back under its name (a StatefulSet, a
+ *   systemd unit), never two instances under one name.
  *
  * Acknowledgements (issue #11): a QoS 1 message is acknowledged to the broker
  * only once its event is committed. MQTT.js writes the PUBACK as soon as
@@ -140,20 +150,24 @@ export class ExternalBrokerTransport extends MqttTransport {
    * the broker is down) rather than waiting for a broker that may come later.
    */
   private connectClient(handler: (message: InboundMessage, done: () => void) => void, started: () => void): void {
-    const shared = this.config.mqtt.shareGroup !== undefined;
+    const named = this.config.mqtt.clientId;
+    // A clean session only for an unnamed member of a share group (see the class comment).
+    const clean = this.config.mqtt.shareGroup !== undefined && named === undefined;
     const options: IClientOptions = {
       protocolVersion: this.protocolVersion,
       // Stable across restarts when alone (the broker resumes its session): the same host, topic prefix
       // and data directory make the same bridge, two bridges on one host never share a session. Unique
-      // per process in a group.
-      clientId: (shared
-        ? `devicehub-${hostname()}-${this.config.http.port}-${process.pid}`
-        : `devicehub-bridge-${hostname()}-${this.config.mqtt.topicPrefix}-${createHash('sha256')
-            .update(`${resolve(this.config.dataDir)}:${this.config.http.port}`)
-            .digest('hex')
-            .slice(0, 12)}`
+      // per process in a group, unless configured.
+      clientId: (
+        named ??
+        (clean
+          ? `devicehub-${hostname()}-${this.config.http.port}-${process.pid}`
+          : `devicehub-bridge-${hostname()}-${this.config.mqtt.topicPrefix}-${createHash('sha256')
+              .update(`${resolve(this.config.dataDir)}:${this.config.http.port}`)
+              .digest('hex')
+              .slice(0, 12)}`)
       ).slice(0, 128),
-      clean: shared,
+      clean,
       reconnectPeriod: 0,
       connectTimeout: 10_000,
       resubscribe: false,
@@ -163,7 +177,7 @@ export class ExternalBrokerTransport extends MqttTransport {
         this.protocolVersion === 5
           ? {
               receiveMaximum: this.config.mqtt.maxInFlight,
-              ...(shared ? {} : { sessionExpiryInterval: SESSION_EXPIRY_SEC }),
+              ...(clean ? {} : { sessionExpiryInterval: SESSION_EXPIRY_SEC }),
             }
           : undefined,
       ...externalTlsOptions(this.config.mqtt.externalTls),

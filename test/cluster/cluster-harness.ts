@@ -104,6 +104,8 @@ export interface Instance {
   name: string;
   service: ServiceProcess;
   url: string;
+  /** Its environment beyond the setup's (DATA_DIR among it): start it again with this to restart it as itself. */
+  env: Record<string, string>;
 }
 
 export interface ClusterSetup {
@@ -175,11 +177,15 @@ export async function clusterSetup(
   };
 }
 
-export async function startInstance(name: string, setup: ClusterSetup): Promise<Instance> {
-  const dataDir = mkdtempSync(join(tmpdir(), `dhb-${name}-`));
-  const service = runService({ ...setup.env, DATA_DIR: dataDir });
+export async function startInstance(
+  name: string,
+  setup: ClusterSetup,
+  extraEnv: Record<string, string> = {},
+): Promise<Instance> {
+  const env = { DATA_DIR: mkdtempSync(join(tmpdir(), `dhb-${name}-`)), ...extraEnv };
+  const service = runService({ ...setup.env, ...env });
   const [, url] = await service.waitForOutput(/HTTP\s+(http:\/\/\S+)/, 60_000);
-  return { name, service, url };
+  return { name, service, url, env };
 }
 
 /** The first instance runs the migrations; the others start together on a ready schema. */

@@ -1,5 +1,6 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface ServiceProcess {
@@ -11,10 +12,24 @@ export interface ServiceProcess {
   exited(timeoutMs?: number): Promise<number | null>;
 }
 
-/** Runs `src/main.ts` the way `npm start` runs the built service, with exactly the given environment. */
+/**
+ * How the service is started: from the sources through ts-node, or with
+ * TEST_SERVICE_BUILD=1 (`.ci/run`, right after `npm run build`) as the built
+ * `dist/main.js`, as `npm run start:prod` runs it, which starts seconds
+ * sooner than compiling the sources on every start.
+ */
+function serviceArgs(root: string): string[] {
+  if (process.env.TEST_SERVICE_BUILD !== '1')
+    return ['-r', 'ts-node/register/transpile-only', join(root, 'src', 'main.ts')];
+  const built = join(root, 'dist', 'main.js');
+  if (!existsSync(built)) throw new Error(`TEST_SERVICE_BUILD=1 but ${built} is missing: run npm run build first`);
+  return [built];
+}
+
+/** Runs the service the way `npm start` runs it, with exactly the given environment. */
 export function runService(env: Record<string, string>): ServiceProcess {
   const root = join(__dirname, '..', '..');
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(root, 'src', 'main.ts')], {
+  const child = spawn(process.execPath, serviceArgs(root), {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', ...env },
   });
