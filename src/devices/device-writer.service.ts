@@ -7,7 +7,6 @@ import type { Device } from './device.entity';
 import { DeviceRegistryService } from './device-registry.service';
 import type { Samples } from './devices.repository';
 import { DevicesRepository, readingCount } from './devices.repository';
-import { isLocal } from './local-events';
 
 /** Readings waiting for the database before ingestion is made to wait. */
 export const MAX_PENDING_READINGS = 200_000;
@@ -20,15 +19,17 @@ const RETRY_MAX_MS = 5000;
 const DEVICE_EVENTS = new Set(['data', 'status', 'command_response']);
 
 /**
- * Persists the registry and readings from the bus's committed batches: only
- * what is in the event log is written, and whatever piles up while one
- * transaction runs goes into the next (never one write per event).
+ * Persists the registry and readings from what this instance's devices
+ * committed (`DeviceRegistryService.own$`): only what is in the event log is
+ * written, and whatever piles up while one transaction runs goes into the
+ * next (never one write per event).
  */
 @Injectable()
 export class DeviceWriterService implements OnModuleInit, BeforeApplicationShutdown, OnModuleDestroy {
   private readonly logger = new Logger(DeviceWriterService.name);
   private subscription: Subscription | undefined;
-  private touched = new Set<Device>();
+  /** Devices to write, by key: the registry's newest state of each (states are replaced, not changed). */
+  private touched = new Map<string, Readonly<Device>>();
   /** Data events' samples not yet taken by a write, and how many readings rows they make. */
   private samples: Samples[] = [];
   private pendingReadings = 0;
@@ -45,7 +46,7 @@ export class DeviceWriterService implements OnModuleInit, BeforeApplicationShutd
   ) {}
 
   onModuleInit(): void {
-    this.subscription = this.bus.batches$.subscribe((batch) => this.take(batch));
+    this.subscription = this.registry.own$.subscribe((batch) => this.take(batch));
   }
 
   /** The bus flushes its log first; what it committed last is then written here before the database closes. */
@@ -77,11 +78,10 @@ export class DeviceWriterService implements OnModuleInit, BeforeApplicationShutd
 
   private take(batch: readonly DeviceEvent[]): void {
     for (const event of batch) {
-      // Manual broadcasts and other instances' events are not this instance's to store.
-      if (!DEVICE_EVENTS.has(event.event) || !isLocal(event)) continue;
+      if (!DEVICE_EVENTS.has(event.event)) continue;
       const device = this.registry.get(event.device_type, event.device_id);
       if (device === undefined) continue;
-      this.touched.add(device);
+      this.touched.set(`${device.deviceType}\u0000${device.deviceId}`, device);
       if (event.event === 'data') this.addReadings(event);
     }
     if (this.touched.size > 0) this.writing ??= this.writeLoop();
@@ -122,10 +122,10 @@ export class DeviceWriterService implements OnModuleInit, BeforeApplicationShutd
     let delay = RETRY_MIN_MS;
     while (this.touched.size > 0 || this.samples.length > 0) {
       const touched = this.touched;
-      this.touched = new Set();
+      this.touched = new Map();
       const { samples, readings } = this.takeSamples();
       // Copies: the registry keeps changing while the transaction runs.
-      const rows = [...touched].map((d) => ({ ...d, latestReadings: { ...d.latestReadings } }));
+      const rows = [...touched.values()].map((d) => ({ ...d, latestReadings: { ...d.latestReadings } }));
       try {
         await this.repository.write(rows, samples);
         this.stats.writes++;
@@ -135,7 +135,7 @@ export class DeviceWriterService implements OnModuleInit, BeforeApplicationShutd
         delay = RETRY_MIN_MS;
       } catch (err) {
         // Keep everything, in order, and retry: readings are never dropped.
-        for (const d of touched) this.touched.add(d);
+        for (const [key, d] of touched) if (!this.touched.has(key)) this.touched.set(key, d);
         this.samples = samples.concat(this.samples);
         this.pendingReadings += readings;
         this.stats.writeErrors++;
