@@ -16,7 +16,6 @@ import { DocsModule } from './docs/docs.module';
 import { HealthModule } from './health/health.module';
 import { MqttModule } from './mqtt/mqtt.module';
 import { ObservabilityModule } from './observability/observability.module';
-import { SignallingMetricsModule } from './observability/signalling-metrics.module';
 import { SignallingModule } from './signalling/signalling.module';
 
 /**
@@ -42,7 +41,6 @@ export class AppModule {
         AdminModule,
         HealthModule,
         SignallingModule,
-        SignallingMetricsModule,
         DeliveryModule,
         DashboardModule,
         DocsModule,

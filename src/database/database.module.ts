@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { TypeOrmModuleOptions } from '@nestjs/typeorm';
 import type { AppConfig } from '../config/app-config';
@@ -43,7 +43,6 @@ export function dataSourceOptions(config: AppConfig): TypeOrmModuleOptions {
  * Owns the TypeORM connection (SQLite by default, PostgreSQL with
  * `DATABASE_URL`) and the BatchWriter that takes the hot path's writes.
  */
-@Global()
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
