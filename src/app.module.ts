@@ -16,7 +16,6 @@ import { DocsModule } from './docs/docs.module';
 import { HealthModule } from './health/health.module';
 import { MqttModule } from './mqtt/mqtt.module';
 import { ObservabilityModule } from './observability/observability.module';
-import { SignallingMetricsModule } from './observability/signalling-metrics.module';
 import { StatsModule } from './observability/stats.module';
 import { SignallingModule } from './signalling/signalling.module';
 
@@ -44,7 +43,6 @@ export class AppModule {
         HealthModule,
         StatsModule,
         SignallingModule,
-        SignallingMetricsModule,
         DeliveryModule,
         DashboardModule,
         DocsModule,

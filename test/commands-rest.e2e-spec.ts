@@ -1,12 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { firstValueFrom, take, toArray } from 'rxjs';
 import { TokenService } from '../src/auth/token.service';
-import { EventBusService } from '../src/bus/event-bus.service';
 import type { Storage, TestApp } from './support/app';
 import { bootApp, freshStorage } from './support/app';
 import { waitFor } from './support/wait';
+import { listenWs } from './support/web-clients';
 
 function declareThermostat(storage: Storage): string {
   const path = join(storage.dataDir, 'device-types.json');
@@ -101,10 +100,7 @@ describe('POST /api/devices/{type}/{id}/commands', () => {
 
   it('waits for the device answer and returns it: 200 {request_id, result}', async () => {
     answer = (c) => ({ request_id: c.request_id, result: { interval: c.payload.interval } });
-    const bus = app.app.get(EventBusService);
-    const events = firstValueFrom(
-      bus.live({ deviceId: 't-1', eventTypes: ['command', 'command_response'] }).pipe(take(2), toArray()),
-    );
+    const events = await listenWs(app, 'thermostat', 't-1', ['command', 'command_response']);
     const res = await post('thermostat/t-1', { command: 'set_interval', payload: { interval: 60 }, timeout: 5 });
     expect(res.status).toBe(200);
     const body = (await res.json()) as Answer;
@@ -113,7 +109,9 @@ describe('POST /api/devices/{type}/{id}/commands', () => {
       { command: { command: 'set_interval', payload: { interval: 60 }, request_id: body.request_id }, qos: 1 },
     ]);
     // Command and response are events, the command first.
-    expect((await events).map((e) => [e.event, e.data])).toEqual([
+    const seen = (await events.waitForEvents(2)).slice(0, 2);
+    events.close();
+    expect(seen.map((e) => [e.event, e.data])).toEqual([
       [
         'command',
         { request_id: body.request_id, command: 'set_interval', payload: { interval: 60 }, source: 'rest', timeout: 5 },

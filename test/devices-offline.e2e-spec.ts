@@ -1,11 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { firstValueFrom, take, toArray } from 'rxjs';
-import { EventBusService } from '../src/bus/event-bus.service';
 import type { DeviceView, ReadingView } from '../src/devices/devices.dto';
 import type { Storage, TestApp } from './support/app';
 import { bootApp, freshStorage } from './support/app';
+import { listenWs } from './support/web-clients';
 import { waitFor } from './support/wait';
 
 /** A type with a 0.4 s heartbeat: offline after 1 s of silence. */
@@ -43,8 +42,7 @@ describe('offline sweep and last wills', () => {
   });
 
   it('marks a silent device offline after 2.5 heartbeats with a status event, and back online when it speaks', async () => {
-    const bus = app.app.get(EventBusService);
-    const statuses = firstValueFrom(bus.live({ deviceId: 'b-1', eventTypes: ['status'] }).pipe(take(3), toArray()));
+    const statuses = await listenWs(app, 'blinky', 'b-1', ['status']);
     const device = await mqtt.connectAsync(app.mqttUrl, { clientId: `blinky-1-${process.pid}` });
     try {
       await device.publishAsync(`${prefix}/blinky/b-1/status`, JSON.stringify({ status: 'online' }), { qos: 1 });
@@ -61,7 +59,7 @@ describe('offline sweep and last wills', () => {
       expect(Date.now() - heardAt).toBeGreaterThanOrEqual(900);
       expect(offline.last_seen).toEqual(expect.any(String));
       await device.publishAsync(`${prefix}/blinky/b-1/data`, JSON.stringify({ t: 1 }), { qos: 1 });
-      const events = await statuses;
+      const events = await statuses.waitForEvents(3);
       expect(events.map((e) => e.data)).toEqual([
         { old_status: null, new_status: 'online' },
         { old_status: 'online', new_status: 'offline', reason: 'heartbeat_timeout', last_seen: offline.last_seen },
@@ -70,6 +68,7 @@ describe('offline sweep and last wills', () => {
       expect(Number(events[1].id)).toBeLessThan(Number(events[2].id));
       expect((await getJson(app, '/api/devices/blinky/b-1'))?.status).toBe('online');
     } finally {
+      statuses.close();
       await device.endAsync();
     }
   });
@@ -77,22 +76,29 @@ describe('offline sweep and last wills', () => {
   it('keeps a device that keeps talking online', async () => {
     const device = await mqtt.connectAsync(app.mqttUrl, { clientId: `blinky-2-${process.pid}` });
     try {
-      const deadline = Date.now() + 2500;
       let n = 0;
+      const talk = () => device.publishAsync(`${prefix}/blinky/b-2/data`, JSON.stringify({ t: n++ }), { qos: 1 });
+      await talk();
+      // Registered first: a device that never shows up must fail this test, not pass it.
+      await waitFor(() => getJson(app, '/api/devices/blinky/b-2'), 'b-2 registered');
+      // Talking every 0.2 s for 2.5 s, well past the 1 s it takes a silent one to go offline.
+      const deadline = Date.now() + 2500;
       while (Date.now() < deadline) {
-        await device.publishAsync(`${prefix}/blinky/b-2/data`, JSON.stringify({ t: n++ }), { qos: 1 });
+        await talk();
         await new Promise((resolve) => setTimeout(resolve, 200));
-        const d = await getJson(app, '/api/devices/blinky/b-2');
-        if (d !== undefined) expect(d.status).toBe('online');
+        expect((await getJson(app, '/api/devices/blinky/b-2'))?.status).toBe('online');
       }
+      await waitFor(async () => {
+        const d = await getJson(app, '/api/devices/blinky/b-2');
+        return d?.latest_readings.t?.value === n - 1 ? d : undefined;
+      }, 'the last reading of b-2');
     } finally {
       await device.endAsync();
     }
   });
 
   it("takes a last will's offline status, with the status before it", async () => {
-    const bus = app.app.get(EventBusService);
-    const statuses = firstValueFrom(bus.live({ deviceId: 'lw-1', eventTypes: ['status'] }).pipe(take(2), toArray()));
+    const statuses = await listenWs(app, 'sensor', 'lw-1', ['status']);
     const device = await mqtt.connectAsync(app.mqttUrl, {
       clientId: `lastwill-${process.pid}`,
       will: {
@@ -109,10 +115,11 @@ describe('offline sweep and last wills', () => {
     );
     // Drop the connection without DISCONNECT: the broker publishes the will.
     device.stream.destroy();
-    expect((await statuses).map((e) => e.data)).toEqual([
+    expect((await statuses.waitForEvents(2)).map((e) => e.data)).toEqual([
       { old_status: null, new_status: 'online' },
       { old_status: 'online', new_status: 'offline' },
     ]);
+    statuses.close();
     await waitFor(
       async () => ((await getJson(app, '/api/devices/sensor/lw-1'))?.status === 'offline' ? true : undefined),
       'lw-1 offline',
@@ -153,8 +160,7 @@ describe('restart', () => {
           (await getJson<{ readings: ReadingView[] }>(second, '/api/devices/weatherstation/ws-r/readings'))?.readings,
         ).toEqual([{ timestamp: '2025-01-15T12:00:00.000Z', name: 'temperature', value: 19.5 }]);
         // Status keeps counting from what was stored.
-        const bus = second.app.get(EventBusService);
-        const next = firstValueFrom(bus.live({ deviceId: 'ws-r', eventTypes: ['status'] }).pipe(take(1)));
+        const next = await listenWs(second, 'weatherstation', 'ws-r', ['status']);
         const again = await mqtt.connectAsync(second.mqttUrl, { clientId: `restart2-${process.pid}` });
         await again.publishAsync(
           `${second.config.mqtt.topicPrefix}/weatherstation/ws-r/status`,
@@ -162,7 +168,9 @@ describe('restart', () => {
           { qos: 1 },
         );
         await again.endAsync();
-        expect((await next).data).toMatchObject({ old_status: 'maintenance', new_status: 'online' });
+        const [status] = await next.waitForEvents(1);
+        next.close();
+        expect(status.data).toMatchObject({ old_status: 'maintenance', new_status: 'online' });
       } finally {
         await second.stop();
       }

@@ -1,11 +1,10 @@
 import mqtt from 'mqtt';
-import { firstValueFrom, take, toArray } from 'rxjs';
 import { TokenService } from '../src/auth/token.service';
-import { EventBusService } from '../src/bus/event-bus.service';
 import type { BucketView, DeviceView, ReadingView } from '../src/devices/devices.dto';
 import type { TestApp } from './support/app';
 import { bootApp } from './support/app';
 import { waitFor } from './support/wait';
+import { listenWs } from './support/web-clients';
 
 const T0 = Date.UTC(2025, 0, 15, 12, 0, 0);
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -64,10 +63,7 @@ describe('device registry and readings over MQTT and REST', () => {
   });
 
   it('registers a device on its first status, with battery and firmware, and emits a status event from null', async () => {
-    const bus = app.app.get(EventBusService);
-    const statusEvent = firstValueFrom(
-      bus.live({ deviceType: 'weatherstation', deviceId: 'ws-001', eventTypes: ['status'] }).pipe(take(1)),
-    );
+    const statuses = await listenWs(app, 'weatherstation', 'ws-001', ['status']);
     const before = Date.now();
     await send('weatherstation', 'ws-001', 'status', {
       status: 'online',
@@ -86,7 +82,9 @@ describe('device registry and readings over MQTT and REST', () => {
       latest_readings: {},
     });
     expect(Date.parse(d.last_seen)).toBeGreaterThanOrEqual(before - 1000);
-    expect((await statusEvent).data).toEqual({
+    const [statusEvent] = await statuses.waitForEvents(1);
+    statuses.close();
+    expect(statusEvent.data).toEqual({
       old_status: null,
       new_status: 'online',
       battery_level: 85.5,
@@ -115,12 +113,13 @@ describe('device registry and readings over MQTT and REST', () => {
   });
 
   it('follows status changes in order: the status event carries the status before', async () => {
-    const bus = app.app.get(EventBusService);
-    const events = firstValueFrom(bus.live({ deviceId: 'ws-003', eventTypes: ['status'] }).pipe(take(3), toArray()));
+    const statuses = await listenWs(app, 'weatherstation', 'ws-003', ['status']);
     await send('weatherstation', 'ws-003', 'status', { status: 'online' });
     await send('weatherstation', 'ws-003', 'status', { status: 'maintenance' });
     await send('weatherstation', 'ws-003', 'status', { status: 'error', battery_level: 12 });
-    expect((await events).map((e) => [e.data.old_status, e.data.new_status])).toEqual([
+    const events = await statuses.waitForEvents(3);
+    statuses.close();
+    expect(events.map((e) => [e.data.old_status, e.data.new_status])).toEqual([
       [null, 'online'],
       ['online', 'maintenance'],
       ['maintenance', 'error'],
@@ -183,8 +182,10 @@ describe('device registry and readings over MQTT and REST', () => {
     beforeAll(async () => {
       await send('weatherstation', 'ws-hist', 'data', { readings: samples });
       await waitFor(async () => {
-        const body = await json(path);
-        return body.readings.length === 6 ? body : undefined;
+        // 404 until the device's first message is in the log.
+        const res = await get(path);
+        const body = res.status === 200 ? ((await res.json()) as Answer) : undefined;
+        return body?.readings.length === 6 ? body : undefined;
       }, 'six readings stored');
     });
 

@@ -1,12 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { firstValueFrom, take, timeout, toArray } from 'rxjs';
-import type { DeviceEvent } from '../src/bus/device-event';
-import { EventBusService } from '../src/bus/event-bus.service';
 import type { TestApp } from './support/app';
 import { bootApp, freshStorage } from './support/app';
 import { waitFor } from './support/wait';
+import { listenWs } from './support/web-clients';
+import type { WireEvent } from './support/web-clients';
 
 interface RejectsAnswer {
   rejects: {
@@ -60,13 +59,17 @@ describe('MQTT ingestion', () => {
     await app.stop();
   });
 
-  const bus = (): EventBusService => app.app.get(EventBusService);
-  const next = (deviceId: string, count: number): Promise<DeviceEvent[]> =>
-    firstValueFrom(
-      bus()
-        .live({ deviceId })
-        .pipe(take(count), toArray(), timeout({ first: 10_000 })),
-    );
+  /** Listens for a weatherstation's next `count` events as a WebSocket client; call the answer to have them. */
+  const next = async (deviceId: string, count: number): Promise<() => Promise<WireEvent[]>> => {
+    const ws = await listenWs(app, 'weatherstation', deviceId);
+    return async () => {
+      try {
+        return (await ws.waitForEvents(count, 10_000)).slice(0, count);
+      } finally {
+        ws.close();
+      }
+    };
+  };
   const send = (topic: string, body: string | Buffer): Promise<unknown> => device.publishAsync(topic, body, { qos: 1 });
   const rejects = async (): Promise<RejectsAnswer> => {
     const res = await fetch(`${app.url}/admin/rejects?limit=1000`, {
@@ -77,7 +80,7 @@ describe('MQTT ingestion', () => {
   };
 
   it('turns flat, list and batch data into one data event per sample, with ids in order', async () => {
-    const events = next('ws-1', 4);
+    const events = await next('ws-1', 4);
     await send(`${prefix}/weatherstation/ws-1/data`, JSON.stringify({ temperature: 25.3, humidity: 80.1 }));
     await send(
       `${prefix}/weatherstation/ws-1/data`,
@@ -97,7 +100,7 @@ describe('MQTT ingestion', () => {
         ],
       }),
     );
-    const got = await events;
+    const got = await events();
     expect(got.map((e) => e.data)).toEqual([
       { temperature: 25.3, humidity: 80.1 },
       { temperature: 21, humidity: 50 },
@@ -191,10 +194,10 @@ describe('MQTT ingestion', () => {
     async ({ levels, payload, reason, kept, i }) => {
       const topic = `${prefix}/${levels}`;
       const before = (await rejects()).counts[reason] ?? 0;
-      const good = next(`ok-${i}`, 1);
+      const good = await next(`ok-${i}`, 1);
       await send(topic, payload);
       await send(`${prefix}/weatherstation/ok-${i}/data`, JSON.stringify({ temperature: i }));
-      expect((await good)[0].data).toEqual({ temperature: i });
+      expect((await good())[0].data).toEqual({ temperature: i });
 
       const res = await fetch(`${app.url}/admin/rejects?reason=${reason}&limit=1`, {
         headers: { Authorization: `Bearer ${app.adminToken}` },
@@ -236,12 +239,12 @@ describe('MQTT ingestion', () => {
   });
 
   it('keeps serving other devices while one floods garbage', async () => {
-    const good = next('ws-3', 20);
+    const good = await next('ws-3', 20);
     const flood: Promise<unknown>[] = [];
     for (let i = 0; i < 500; i++) flood.push(send(`${prefix}/weatherstation/ws-flood/data`, `garbage ${i}`));
     for (let i = 0; i < 20; i++)
       flood.push(send(`${prefix}/weatherstation/ws-3/data`, JSON.stringify({ temperature: i })));
     await Promise.all(flood);
-    expect((await good).map((e) => e.data.temperature)).toEqual([...Array(20).keys()]);
+    expect((await good()).map((e) => e.data.temperature)).toEqual([...Array(20).keys()]);
   });
 });

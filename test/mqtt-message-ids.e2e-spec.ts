@@ -1,9 +1,9 @@
 import mqtt from 'mqtt';
-import type { DeviceEvent } from '../src/bus/device-event';
-import { EventBusService } from '../src/bus/event-bus.service';
+import type { DeviceView } from '../src/devices/devices.dto';
 import type { Storage, TestApp } from './support/app';
 import { bootApp, freshStorage } from './support/app';
 import { waitFor } from './support/wait';
+import type { WireEvent } from './support/web-clients';
 
 /**
  * Redelivery does not duplicate (issue #11, item 3): a device that puts
@@ -38,11 +38,19 @@ describe('MQTT message ids', () => {
 
   const send = (deviceId: string, body: object, kind = 'data'): Promise<unknown> =>
     device.publishAsync(`${prefix}/meter/${deviceId}/${kind}`, JSON.stringify(body), { qos: 1 });
+  /** The device's events from the start of the log, as a polling client reads them. */
+  const poll = async (deviceId: string): Promise<WireEvent[]> => {
+    const res = await fetch(`${app.url}/iot/poll/meter/${deviceId}/?cursor=0&limit=1000`, {
+      headers: { Authorization: `Bearer ${app.clientToken}` },
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { events: WireEvent[] }).events;
+  };
   /** The device's events in the log, once the last one has `marker` as its reading: the device's messages before it are handled. */
-  const logged = (deviceId: string, marker: number): Promise<DeviceEvent[]> =>
+  const logged = (deviceId: string, marker: number): Promise<WireEvent[]> =>
     waitFor(async () => {
-      const page = await app.app.get(EventBusService).readPage({ deviceId }, '0', 1000);
-      return page.events.at(-1)?.data.marker === marker ? page.events : undefined;
+      const events = await poll(deviceId);
+      return events.at(-1)?.data.marker === marker ? events : undefined;
     }, `the marker ${marker} of ${deviceId}`);
 
   it('logs a message sent twice once, acknowledges both, and keeps message_id out of the readings', async () => {
@@ -51,6 +59,8 @@ describe('MQTT message ids', () => {
     await send('m-1', { temperature: 21.5, message_id: 'a-1' });
     await send('m-1', { readings: [{ temperature: 1 }, { temperature: 2 }], message_id: 'a-2' });
     await send('m-1', { readings: [{ temperature: 1 }, { temperature: 2 }], message_id: 'a-2' });
+    // A repeat whose content differs is still a repeat: neither logged nor shown in the registry (issue #14).
+    await send('m-1', { temperature: 99, message_id: 'a-1' });
     await send('m-1', { marker: 1 });
     const events = (await logged('m-1', 1)).filter((e) => e.event === 'data');
     expect(events.map((e) => [e.data, e.message_id])).toEqual([
@@ -62,6 +72,15 @@ describe('MQTT message ids', () => {
     // Positions stay gap-free: the repeats took none.
     const ids = events.map((e) => Number(e.id));
     expect(ids).toEqual(ids.map((_, i) => ids[0] + i));
+    const registered = await waitFor(async () => {
+      const res = await fetch(`${app.url}/api/devices/meter/m-1`, {
+        headers: { Authorization: `Bearer ${app.clientToken}` },
+      });
+      const d = res.status === 200 ? ((await res.json()) as DeviceView) : undefined;
+      return d?.latest_readings.marker !== undefined ? d : undefined;
+    }, 'm-1 in the registry with its marker');
+    expect(registered.latest_readings.temperature.value).toBe(2);
+    expect(registered.last_seen).toBe(events.at(-1)?.received_at);
   });
 
   it('refuses a message_id that is not a string, and goes on serving other devices', async () => {
@@ -77,8 +96,7 @@ describe('MQTT message ids', () => {
       expect(rejects.find((r) => r.topic === `${prefix}/meter/m-2/data`)?.detail).toBe(
         'message_id: must be a string of 1 to 128 characters',
       );
-      const page = await app.app.get(EventBusService).readPage({ deviceId: 'm-2' }, '0', 10);
-      expect(page.events.filter((e) => e.event === 'data')).toEqual([]);
+      expect((await poll('m-2')).filter((e) => e.event === 'data')).toEqual([]);
     } finally {
       await other.endAsync();
     }

@@ -1,3 +1,14 @@
+import type { DeviceEvent } from '../bus/device-event';
+
+/**
+ * A device event's signalling channel, `{prefix}/{type}/{id}/{event}` (bridge.md,
+ * "Signalling mirror"): what the mirror publishes it on and what token `channels`
+ * claims are matched against.
+ */
+export function eventChannel(prefix: string, event: Pick<DeviceEvent, 'device_type' | 'device_id' | 'event'>): string {
+  return `${prefix}/${event.device_type}/${event.device_id}/${event.event}`;
+}
+
 /**
  * The channel matcher of signalling-protocol.md, "Channels": `*` matches any
  * run of characters except `/`, `**` any run including `/`, `\*` and `\\`

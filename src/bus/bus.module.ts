@@ -1,7 +1,9 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { RedisRepository } from '../cluster/redis.repository';
 import { CommittedFeed } from './committed-feed';
+import { ClusterModule } from '../cluster/cluster.module';
+import { DatabaseModule } from '../database/database.module';
 import { EventBusService } from './event-bus.service';
 import { EventLogRepository } from './event-log.repository';
 import { EventPrunerService } from './event-pruner.service';
@@ -21,9 +23,8 @@ export function committedFeed(log: EventLogRepository, redis: RedisRepository): 
  * transport reads from here. The log's store (SQLite or PostgreSQL) comes
  * from DatabaseModule; the feed is chosen here.
  */
-@Global()
 @Module({
-  imports: [TypeOrmModule.forFeature([EventRecord, EventLogMeta])],
+  imports: [TypeOrmModule.forFeature([EventRecord, EventLogMeta]), DatabaseModule, ClusterModule],
   providers: [
     { provide: CommittedFeed, inject: [EventLogRepository, RedisRepository], useFactory: committedFeed },
     EventWriterService,

@@ -1,8 +1,7 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { ClusterLeaseService } from './cluster-lease.service';
 import { RedisRepository } from './redis.repository';
 
 /** What several instances share: the Redis connection and the leader lease. */
-@Global()
 @Module({ providers: [RedisRepository, ClusterLeaseService], exports: [RedisRepository, ClusterLeaseService] })
 export class ClusterModule {}

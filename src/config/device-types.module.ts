@@ -1,4 +1,4 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import type { AppConfig } from './app-config';
 import { APP_CONFIG } from './app-config';
 import { DeviceTypes } from './device-types';
@@ -8,7 +8,6 @@ import { DeviceTypes } from './device-types';
  * commands. A malformed file stops start-up here with one message naming each
  * problem (`DeviceTypesError`, printed as-is by main.ts).
  */
-@Global()
 @Module({
   providers: [
     {

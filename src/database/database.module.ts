@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { TypeOrmModuleOptions } from '@nestjs/typeorm';
 import type { DataSource, DataSourceOptions } from 'typeorm';
@@ -63,7 +63,6 @@ const STORES = [
  * interface with a SQLite and a PostgreSQL implementation (chosen here, as
  * MqttModule chooses a transport).
  */
-@Global()
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({

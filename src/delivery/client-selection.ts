@@ -1,4 +1,4 @@
-import { ChannelMatcher } from '../auth/channel-pattern';
+import { ChannelMatcher, eventChannel } from '../auth/channel-pattern';
 import type { ClientClaims } from '../auth/token.service';
 import { InvalidRequestError } from '../common/domain-error';
 import { NAME_PATTERN } from '../common/validate';
@@ -37,11 +37,6 @@ export interface SelectionRequest {
   positionParam?: string;
   /** What the transport found wrong with its own parameters, reported in the same 400. */
   problems?: Record<string, string>;
-}
-
-/** A device event's signalling channel, which token `channels` claims are matched against. */
-export function eventChannel(prefix: string, event: Pick<DeviceEvent, 'device_type' | 'device_id' | 'event'>): string {
-  return `${prefix}/${event.device_type}/${event.device_id}/${event.event}`;
 }
 
 const channels = new WeakMap<DeviceEvent, string>();

@@ -1,5 +1,9 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuthModule } from '../auth/auth.module';
+import { BusModule } from '../bus/bus.module';
+import { ClusterModule } from '../cluster/cluster.module';
+import { CommonModule } from '../common/common.module';
 import { DeliveryStreamService } from './delivery-stream.service';
 import { Heartbeats } from './heartbeats';
 import { HttpStreamController } from './http-stream.controller';
@@ -17,9 +21,8 @@ import { WsGateway } from './ws.gateway';
  * expiry and the slow-consumer bound mean the same everywhere.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([PollPosition])],
+  imports: [TypeOrmModule.forFeature([PollPosition]), BusModule, ClusterModule, AuthModule, CommonModule],
   controllers: [HttpStreamController, PollController],
   providers: [DeliveryStreamService, Heartbeats, PollPositionsRepository, PollService, WsGateway, SocketIoGateway],
-  exports: [DeliveryStreamService],
 })
 export class DeliveryModule {}

@@ -6,7 +6,9 @@ import type { EventBusService } from '../bus/event-bus.service';
 import { DomainError } from '../common/domain-error';
 import type { AppConfig } from '../config/app-config';
 import { DeviceTypes } from '../config/device-types';
+import { MqttCommandsService } from '../mqtt/mqtt-commands.service';
 import type { MqttTransport } from '../mqtt/mqtt-transport';
+import { OutboundCommands } from './outbound-commands';
 import type { CommandSender } from './commands.service';
 import { CommandsService, InvalidCommandError } from './commands.service';
 import type { DeviceRegistryService } from './device-registry.service';
@@ -64,15 +66,17 @@ function setup(onPublish: (topic: string, payload: string) => void = () => undef
     }),
   };
   const known = new Set(['t1', 't2']);
-  const registry = {
-    get: (type: string, id: string) =>
-      type === 'thermostat' && known.has(id) ? { deviceType: type, deviceId: id } : undefined,
-  };
+  const lookup = (type: string, id: string) =>
+    type === 'thermostat' && known.has(id) ? { deviceType: type, deviceId: id } : undefined;
+  const registry = { get: lookup, current: lookup };
   const config = { mqtt: { topicPrefix: 'things' } } as AppConfig;
   const devices = new DevicesService(registry as unknown as DeviceRegistryService, {} as DevicesRepository, config);
+  // Commands leave through the port the MQTT module publishes from, as in the app.
+  const outbound = new OutboundCommands();
+  new MqttCommandsService(outbound, mqtt as unknown as MqttTransport).onModuleInit();
   const commands = new CommandsService(
     bus as unknown as EventBusService,
-    mqtt as unknown as MqttTransport,
+    outbound,
     deviceTypes,
     registry as unknown as DeviceRegistryService,
     devices,

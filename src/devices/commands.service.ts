@@ -8,11 +8,11 @@ import type { DeviceEvent } from '../bus/device-event';
 import { EventBusService } from '../bus/event-bus.service';
 import { DomainError, NotFoundError } from '../common/domain-error';
 import { DeviceTypes } from '../config/device-types';
-import { MqttTransport } from '../mqtt/mqtt-transport';
 import { DeviceRegistryService } from './device-registry.service';
 import type { CommandSource } from './device-events';
 import { commandEvent } from './device-events';
 import { DevicesService } from './devices.service';
+import { OutboundCommands } from './outbound-commands';
 
 /** Longest wait for a device's answer (seconds). */
 export const MAX_COMMAND_TIMEOUT_SEC = 300;
@@ -70,7 +70,7 @@ export class CommandsService implements OnModuleInit, OnModuleDestroy {
 
   constructor(
     private readonly bus: EventBusService,
-    private readonly mqtt: MqttTransport,
+    private readonly outbound: OutboundCommands,
     private readonly deviceTypes: DeviceTypes,
     private readonly registry: DeviceRegistryService,
     private readonly devices: DevicesService,
@@ -132,7 +132,8 @@ export class CommandsService implements OnModuleInit, OnModuleDestroy {
     timeoutSec?: number,
     source: CommandSource = 'rest',
   ): Promise<CommandOutcome> {
-    if (this.registry.get(deviceType, deviceId) === undefined) {
+    // Known once its first message is on its way to the log.
+    if (this.registry.current(deviceType, deviceId) === undefined) {
       throw new NotFoundError('unknown_device', `No device ${deviceType}/${deviceId}`);
     }
     const problems = this.deviceTypes.validateCommand(deviceType, command, payload);
@@ -174,12 +175,8 @@ export class CommandsService implements OnModuleInit, OnModuleDestroy {
           timeoutSec,
         ),
       );
-      await this.mqtt
-        .publish(
-          this.devices.commandChannel(deviceType, deviceId),
-          JSON.stringify({ command, payload, request_id: requestId }),
-          1,
-        )
+      await this.outbound
+        .send(this.devices.commandChannel(deviceType, deviceId), JSON.stringify({ command, payload, request_id: requestId }))
         .catch((err: unknown) => {
           throw new DomainError('broker_unavailable', `The command could not be published: ${String(err)}`, 503);
         });

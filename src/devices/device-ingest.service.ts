@@ -4,19 +4,24 @@ import { EventBusService } from '../bus/event-bus.service';
 import { isoTime } from '../common/iso-time';
 import { nameMap } from '../common/name-map';
 import { DeviceRegistryService } from './device-registry.service';
-import type { StatusChange } from './device-registry.service';
 import { DeviceWriterService } from './device-writer.service';
 import { OFFLINE, ONLINE, PROVISIONING, commandResponseEvent, dataEvent, statusEvent } from './device-events';
 import type { Origin } from './device-events';
 import type { IngestMessage, StatusMessage } from './ingest-message';
-import { markLocal } from './local-events';
 
 /** Keys of a status event's data that the service sets; a device's own fields of the same name give way. */
 const RESERVED_STATUS_KEYS = new Set(['old_status', 'new_status', 'battery_level', 'firmware_version']);
 
+/** A device's status before one message and the status the message leaves it in. */
+interface StatusChange {
+  before: string | null;
+  after: string;
+}
+
 /**
- * Turns parsed device messages into events (bridge.md, "Events"), updates the
- * registry in message order, and publishes all events of one call at once.
+ * Turns parsed device messages into events (bridge.md, "Events"), judging
+ * each by the device's state with the messages before it applied
+ * (`DeviceRegistryService.current`), and publishes all events of one call at once.
  */
 @Injectable()
 export class DeviceIngestService {
@@ -39,7 +44,7 @@ export class DeviceIngestService {
    * first publishes (issue #13). A known device keeps its status.
    */
   async provisioned(deviceType: string, deviceId: string): Promise<void> {
-    if (this.registry.get(deviceType, deviceId) !== undefined) return;
+    if (this.registry.current(deviceType, deviceId) !== undefined) return;
     await this.ingest([serviceStatus(deviceType, deviceId, PROVISIONING, 'credentials_minted')]);
   }
 
@@ -49,7 +54,7 @@ export class DeviceIngestService {
    * `maintenance`, …), which only the device changes.
    */
   async connected(deviceType: string, deviceId: string): Promise<void> {
-    const status = this.registry.get(deviceType, deviceId)?.status;
+    const status = this.registry.current(deviceType, deviceId)?.status;
     if (status !== undefined && status !== OFFLINE && status !== PROVISIONING) return;
     await this.ingest([serviceStatus(deviceType, deviceId, ONLINE, 'connected')]);
   }
@@ -73,18 +78,27 @@ export class DeviceIngestService {
       } catch (error) {
         events.length = before;
         failed.push({ index, error });
+        return;
       }
+      // The next message is judged with this one's events applied.
+      this.registry.project(events, before);
     });
     if (events.length === 0) return { written: Promise.resolve(), failed };
-    markLocal(events);
-    // Readings waiting for the database hold ingestion back (and through it the MQTT client) rather than grow without bound.
-    if (!this.writer.hasRoom()) await this.writer.room();
-    return { ...(await this.bus.enqueue(events)), failed };
+    try {
+      // Readings waiting for the database hold ingestion back (and through it the MQTT client) rather than grow without bound.
+      if (!this.writer.hasRoom()) await this.writer.room();
+      const queued = await this.bus.enqueue(events);
+      this.registry.track(events, queued.written);
+      return { ...queued, failed };
+    } catch (err) {
+      this.registry.track(events, Promise.reject(err instanceof Error ? err : new Error(String(err))));
+      throw err;
+    }
   }
 
-  /** Records one message in the registry and appends its events. */
+  /** Appends the events of one message, as the device's current state makes them. */
   private eventsOf(m: IngestMessage, events: NewEvent[]): void {
-    const change = this.registry.record(m);
+    const change = statusChange(m, this.registry.current(m.deviceType, m.deviceId)?.status ?? null);
     const receivedAt = isoTime(m.receivedAt);
     // One origin per message, its timestamp set per event: the event constructors copy its fields.
     const origin = {
@@ -133,6 +147,12 @@ export class DeviceIngestService {
         break;
     }
   }
+}
+
+/** A status message sets the status; any other message brings an offline device back online. */
+function statusChange(m: IngestMessage, before: string | null): StatusChange {
+  if (m.kind === 'status') return { before, after: m.status };
+  return { before, after: before === null || before === OFFLINE ? ONLINE : before };
 }
 
 /** A device heard again after being offline; the registry's news, not the message's, so without message_id. */

@@ -1,17 +1,18 @@
 import type { OnApplicationBootstrap, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Injectable, Logger } from '@nestjs/common';
-import type { Subscription } from 'rxjs';
+import type { Observable } from 'rxjs';
+import { Subject } from 'rxjs';
 import type { DeviceEvent, NewEvent } from '../bus/device-event';
 import { EventBusService } from '../bus/event-bus.service';
 import { ClusterLeaseService } from '../cluster/cluster-lease.service';
 import { DeviceTypes } from '../config/device-types';
+import { toNameMap } from '../common/name-map';
 import type { Device } from './device.entity';
-import { OFFLINE, ONLINE, PROVISIONING, statusEvent } from './device-events';
-import { isoTime } from '../common/iso-time';
-import { nameMap, toNameMap } from '../common/name-map';
+import { OFFLINE, PROVISIONING, statusEvent } from './device-events';
+import { HEARTBEAT_TIMEOUT, reduceDevice } from './device-state';
 import { DevicesRepository } from './devices.repository';
-import type { IngestMessage } from './ingest-message';
-import { isLocal, markLocal } from './local-events';
+
+export { HEARTBEAT_TIMEOUT, isLater } from './device-state';
 
 /** Silence, in heartbeat intervals, after which a device is marked offline (bridge.md, "MQTT (devices)"). */
 export const SILENT_HEARTBEATS = 2.5;
@@ -19,39 +20,64 @@ export const SILENT_HEARTBEATS = 2.5;
 export const MIN_SWEEP_GAP_MS = 50;
 /** How often an instance that does not lead the cluster checks whether it has become the leader. */
 export const FOLLOWER_SWEEP_MS = 1000;
-/** The reason a sweep gives in the status events it emits. */
-export const HEARTBEAT_TIMEOUT = 'heartbeat_timeout';
-
-/** A device's status before and after one message. `before` is null for a device heard for the first time. */
-export interface StatusChange {
-  before: string | null;
-  after: string;
-}
 
 /** Devices of one type that may fall silent, least recently heard first. */
 interface Watch {
   timeoutMs: number;
-  /** Map iteration follows insertion order; a device is re-inserted whenever it is heard. */
-  devices: Map<string, Device>;
+  /** Map iteration follows insertion order; a device is re-inserted whenever its state changes. */
+  devices: Map<string, Readonly<Device>>;
+}
+
+/** A device's state with this instance's events that are on their way to the log applied. */
+interface Projected {
+  device: Readonly<Device>;
+  /** Events of this device still on their way. */
+  inFlight: number;
+}
+
+/** This instance's events that the log has answered for, waiting for the registry to hold their effect. */
+interface Settling {
+  events: readonly NewEvent[];
+  written: readonly DeviceEvent[];
+  /** The highest position among `written` (0 when the log took none). */
+  through: number;
 }
 
 const keyOf = (deviceType: string, deviceId: string): string => `${deviceType}\u0000${deviceId}`;
 
 /**
  * The device registry (issue #2, "Devices"): each device's status, last seen
- * time, battery, firmware and latest readings, kept in memory and updated in
- * message order; loaded from the `devices` table at start-up and written back
- * by DeviceWriterService. Marks silent devices offline.
+ * time, battery, firmware and latest readings, derived by `reduceDevice` from
+ * the events the log committed, in log order, whichever instance committed
+ * them; loaded from the `devices` table at start-up and written back by
+ * DeviceWriterService. Marks silent devices offline.
+ *
+ * Ingestion decides a message's events (an `old_status`, whether an offline
+ * device needs an `activity` status) from `current()`: the committed state
+ * with this instance's events not yet committed applied on top, so messages
+ * are judged in message order. Those go when the log answers: what it took
+ * is then in the committed state, and what it left out (a redelivered
+ * `message_id`, issue #11) never changes the device.
  */
 @Injectable()
 export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(DeviceRegistryService.name);
-  private readonly devices = new Map<string, Device>();
+  private readonly devices = new Map<string, Readonly<Device>>();
+  private readonly projected = new Map<string, Projected>();
+  private readonly settling: Settling[] = [];
   private readonly watches = new Map<string, Watch>();
+  private readonly own = new Subject<readonly DeviceEvent[]>();
+  private lastApplied = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweepAt = Number.POSITIVE_INFINITY;
   private running = false;
-  private subscription: Subscription | undefined;
+
+  /**
+   * The events this instance published (ingestion, sweeps) that the log
+   * took, once the committed state holds them: what DeviceWriterService
+   * stores. Other instances' events and manual broadcasts are not in it.
+   */
+  readonly own$: Observable<readonly DeviceEvent[]> = this.own.asObservable();
 
   constructor(
     private readonly repository: DevicesRepository,
@@ -67,10 +93,12 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
     for (const device of stored) {
       device.latestReadings = toNameMap(device.latestReadings);
       this.devices.set(keyOf(device.deviceType, device.deviceId), device);
-      if (awaitsSilence(device)) this.watch(device);
+      this.settle(device.deviceType, device.deviceId, device);
     }
-    this.subscription = this.bus.batches$.subscribe((batch) => {
-      for (const event of batch) if (!isLocal(event)) this.apply(event);
+    // Until the bus completes, after its last flush at shutdown, so that the writer stores what that flush committed.
+    this.bus.batches$.subscribe({
+      next: (batch) => this.apply(batch),
+      complete: () => this.own.complete(),
     });
   }
 
@@ -81,14 +109,20 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
   }
 
   onModuleDestroy(): void {
-    this.subscription?.unsubscribe();
     this.running = false;
     clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
   }
 
+  /** The device as the log has it. */
   get(deviceType: string, deviceId: string): Readonly<Device> | undefined {
     return this.devices.get(keyOf(deviceType, deviceId));
+  }
+
+  /** The device with this instance's events still on their way to the log applied: what the next message is judged by. */
+  current(deviceType: string, deviceId: string): Readonly<Device> | undefined {
+    const key = keyOf(deviceType, deviceId);
+    return this.projected.get(key)?.device ?? this.devices.get(key);
   }
 
   /** Every device, in no particular order. */
@@ -101,95 +135,78 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
   }
 
   /**
-   * Applies one device message; call in message order. A device heard for the
-   * first time is registered. A status message sets the status; any other
-   * message brings an offline device back online.
+   * Events this instance is about to publish (`events` from index `from`):
+   * `current()` includes them from now on. Hand them to `track` with the
+   * log's answer once they are queued.
    */
-  record(message: IngestMessage): StatusChange {
-    const before = this.get(message.deviceType, message.deviceId)?.status ?? null;
-    const device = this.heard(message.deviceType, message.deviceId, message.receivedAt);
-    switch (message.kind) {
-      case 'status':
-        device.status = message.status;
-        if (message.batteryLevel !== undefined) device.batteryLevel = message.batteryLevel;
-        if (message.firmwareVersion !== undefined) device.firmwareVersion = message.firmwareVersion;
-        break;
-      case 'data': {
-        if (device.status === OFFLINE) device.status = ONLINE;
-        let receivedIso: string | undefined;
-        for (const sample of message.samples) {
-          const timestamp = sample.timestamp ?? (receivedIso ??= isoTime(message.receivedAt));
-          this.keepLatest(device, sample.values, timestamp);
-        }
-        break;
+  project(events: readonly NewEvent[], from = 0): void {
+    for (let i = from; i < events.length; i++) {
+      const e = events[i];
+      const key = keyOf(e.device_type, e.device_id);
+      const entry = this.projected.get(key);
+      const device = reduceDevice(entry?.device ?? this.devices.get(key), e);
+      if (device === undefined) continue;
+      if (entry === undefined) this.projected.set(key, { device, inFlight: 1 });
+      else {
+        entry.device = device;
+        entry.inFlight++;
       }
-      case 'command_response':
-        if (device.status === OFFLINE) device.status = ONLINE;
-        break;
+      this.settle(e.device_type, e.device_id, device);
     }
-    this.settle(device);
-    return { before, after: device.status };
   }
 
-  /**
-   * Applies a committed device event this instance did not produce: one that
-   * another instance ingested (REDIS_URL, issue #5) or a manual broadcast, so
-   * that every instance knows every device and its status.
-   */
-  private apply(event: DeviceEvent): void {
-    const { data } = event;
-    if (event.event !== 'data' && event.event !== 'status' && event.event !== 'command_response') return;
-    // A sweep's status is the service speaking, not the device: it does not make the device seen.
-    const swept = event.event === 'status' && data.reason === HEARTBEAT_TIMEOUT;
-    const device = this.heard(event.device_type, event.device_id, Date.parse(event.received_at), !swept);
-    if (event.event === 'status') {
-      if (typeof data.new_status === 'string') device.status = data.new_status;
-      if (typeof data.battery_level === 'number') device.batteryLevel = data.battery_level;
-      if (typeof data.firmware_version === 'string') device.firmwareVersion = data.firmware_version;
-    } else if (event.event === 'data') {
-      this.keepLatest(device, data, event.timestamp);
-    }
-    this.settle(device);
+  /** The log's answer for projected events: the ones it took (positioned), the others were left out. */
+  track(events: readonly NewEvent[], written: Promise<readonly DeviceEvent[]>): void {
+    written.then(
+      (taken) => {
+        const through = taken.length > 0 ? Number(taken[taken.length - 1].id) : 0;
+        this.settling.push({ events, written: taken, through });
+        this.release();
+      },
+      (err: unknown) => {
+        this.logger.error(`Publishing device events failed: ${String(err)}`);
+        this.settling.push({ events, written: [], through: 0 });
+        this.release();
+      },
+    );
   }
 
-  /** The device, registered if new; `lastSeen` moves to `at` when the device itself spoke. */
-  private heard(deviceType: string, deviceId: string, at: number, spoke = true): Device {
-    const key = keyOf(deviceType, deviceId);
-    const known = this.devices.get(key);
-    if (known !== undefined) {
-      if (spoke) known.lastSeen = Math.max(known.lastSeen, at);
-      return known;
+  /** Committed batches, in log order: the one way the committed state changes. */
+  private apply(batch: readonly DeviceEvent[]): void {
+    for (const e of batch) {
+      const key = keyOf(e.device_type, e.device_id);
+      const before = this.devices.get(key);
+      const device = reduceDevice(before, e);
+      if (device === undefined || device === before) continue;
+      this.devices.set(key, device);
+      if (!this.projected.has(key)) this.settle(e.device_type, e.device_id, device);
     }
-    const device: Device = {
-      deviceType,
-      deviceId,
-      status: ONLINE,
-      firstSeen: at,
-      lastSeen: at,
-      batteryLevel: null,
-      firmwareVersion: null,
-      latestReadings: nameMap(),
-    };
-    this.devices.set(key, device);
-    return device;
+    if (batch.length > 0) this.lastApplied = Number(batch[batch.length - 1].id);
+    this.release();
   }
 
-  private keepLatest(device: Device, values: Record<string, unknown>, timestamp: string): void {
-    for (const name in values) {
-      const previous = device.latestReadings[name];
-      // A batch may carry older samples than one already seen; the latest stays.
-      if (previous === undefined || !isLater(previous.timestamp, timestamp))
-        device.latestReadings[name] = { value: values[name], timestamp };
+  /** Drops the projections of answered events whose effect the committed state now holds, oldest first. */
+  private release(): void {
+    while (this.settling.length > 0 && this.settling[0].through <= this.lastApplied) {
+      const { events, written } = this.settling.shift() as Settling;
+      for (const e of events) {
+        const key = keyOf(e.device_type, e.device_id);
+        const entry = this.projected.get(key);
+        if (entry === undefined || --entry.inFlight > 0) continue;
+        this.projected.delete(key);
+        this.settle(e.device_type, e.device_id, this.devices.get(key));
+      }
+      if (written.length > 0) this.own.next(written);
     }
   }
 
   /** Offline and provisioning devices wait to be heard; the others are watched for silence. */
-  private settle(device: Device): void {
-    if (awaitsSilence(device)) this.watch(device);
-    else this.unwatch(device);
+  private settle(deviceType: string, deviceId: string, device: Readonly<Device> | undefined): void {
+    if (device !== undefined && awaitsSilence(device)) this.watch(device);
+    else this.watches.get(deviceType)?.devices.delete(deviceId);
   }
 
-  private watch(device: Device): void {
+  private watch(device: Readonly<Device>): void {
     let watch = this.watches.get(device.deviceType);
     if (watch === undefined) {
       watch = { timeoutMs: this.deviceTypes.heartbeatMs(device.deviceType) * SILENT_HEARTBEATS, devices: new Map() };
@@ -199,10 +216,6 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
     watch.devices.set(device.deviceId, device);
     const deadline = device.lastSeen + watch.timeoutMs;
     if (this.running && deadline < this.sweepAt) this.setTimer(deadline);
-  }
-
-  private unwatch(device: Device): void {
-    this.watches.get(device.deviceType)?.devices.delete(device.deviceId);
   }
 
   /**
@@ -220,7 +233,6 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
     for (const watch of this.watches.values()) {
       for (const device of watch.devices.values()) {
         if (device.lastSeen + watch.timeoutMs > now) break;
-        watch.devices.delete(device.deviceId);
         const origin = { deviceType: device.deviceType, deviceId: device.deviceId, timestamp: iso, receivedAt: iso };
         events.push(
           statusEvent(origin, device.status, OFFLINE, {
@@ -228,14 +240,12 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
             last_seen: new Date(device.lastSeen).toISOString(),
           }),
         );
-        device.status = OFFLINE;
       }
     }
     if (events.length > 0) {
-      markLocal(events);
-      this.bus
-        .publish(events)
-        .catch((err: unknown) => this.logger.error(`Publishing offline statuses failed: ${String(err)}`));
+      // Projected, the swept devices are offline (and no longer watched) until the log answers.
+      this.project(events);
+      this.track(events, this.bus.publish(events));
     }
     this.scheduleSweep();
   }
@@ -264,13 +274,6 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
  * already, nor when it is provisioning, which a device minted credentials
  * for ahead of its installation may stay for weeks (issue #13).
  */
-function awaitsSilence(device: Device): boolean {
+function awaitsSilence(device: Readonly<Device>): boolean {
   return device.status !== OFFLINE && device.status !== PROVISIONING;
-}
-
-/** Whether ISO 8601 time `a` is after `b`; `toISOString()`'s own form compares as text, without parsing. */
-export function isLater(a: string, b: string): boolean {
-  if (a === b) return false;
-  if (a.length === 24 && b.length === 24 && a.endsWith('Z') && b.endsWith('Z')) return a > b;
-  return Date.parse(a) > Date.parse(b);
 }

@@ -6,7 +6,6 @@ import type { DeviceRegistryService } from './device-registry.service';
 import type { AppConfig } from '../config/app-config';
 import { DeviceWriterService } from './device-writer.service';
 import type { DevicesRepository, Samples, WriteKey } from './devices.repository';
-import { markLocal } from './local-events';
 
 /** READINGS_BATCH_LIMIT and READINGS_QUEUE_LIMIT at their defaults. */
 const MAX_READINGS_PER_WRITE = 20_000;
@@ -29,9 +28,9 @@ function device(deviceId: string): Device {
 }
 
 let nextId = 1;
-/** An event as this instance's ingestion produced it (`local`), or as another instance's arrives. */
-function event(name: string, deviceId: string, data: Record<string, unknown>, local = true): DeviceEvent {
-  const e = {
+/** An event this instance's ingestion published and the log took (`DeviceRegistryService.own$`). */
+function event(name: string, deviceId: string, data: Record<string, unknown>): DeviceEvent {
+  return {
     id: String(nextId++),
     event: name,
     device_type: 'ws',
@@ -40,8 +39,6 @@ function event(name: string, deviceId: string, data: Record<string, unknown>, lo
     timestamp: T,
     received_at: T,
   };
-  if (local) markLocal([e]);
-  return e;
 }
 
 function setup() {
@@ -74,8 +71,8 @@ function setup() {
       writes.push({ devices: ds, samples, readings, key });
     }),
   };
-  const bus = { batches$: committed.asObservable(), drain: jest.fn(() => Promise.resolve()) };
-  const registry = { get: (_type: string, id: string) => devices.get(id) };
+  const bus = { drain: jest.fn(() => Promise.resolve()) };
+  const registry = { get: (_type: string, id: string) => devices.get(id), own$: committed.asObservable() };
   const writer = new DeviceWriterService(
     bus as unknown as EventBusService,
     registry as unknown as DeviceRegistryService,
@@ -156,6 +153,20 @@ describe('DeviceWriterService', () => {
     expect(s.writes[1].devices[0]).not.toBe(s.devices.get('a'));
   });
 
+  it("writes a device once per write, in the registry's newest state of it", async () => {
+    const s = setup();
+    s.hold();
+    s.commit([event('status', 'a', {})]);
+    // The registry replaces a device's state with every event; the writer keeps the newest.
+    s.devices.set('a', { ...device('a'), status: 'error' });
+    s.commit([event('status', 'a', {})]);
+    s.devices.set('a', { ...device('a'), status: 'maintenance' });
+    s.commit([event('status', 'a', {})]);
+    s.release();
+    await s.writer.flush();
+    expect(s.writes.map((w) => w.devices.map((d) => d.status))).toEqual([['online'], ['maintenance']]);
+  });
+
   it('carries every batch committed during a write in the next single write', async () => {
     const s = setup();
     s.hold();
@@ -168,15 +179,12 @@ describe('DeviceWriterService', () => {
     expect(s.writes[1].devices.map((d) => d.deviceId).sort()).toEqual(['a', 'b']);
   });
 
-  it('ignores events that are not a registered device speaking through this instance', async () => {
+  it('ignores events that are not a registered device speaking', async () => {
     const s = setup();
     s.commit([
       event('command', 'a', { request_id: 'r', command: 'x', payload: {} }),
       event('alert', 'a', {}),
       event('data', 'stranger', { t: 1 }),
-      // The same reading ingested by another instance sharing the database: that instance stores it.
-      event('data', 'a', { t: 1 }, false),
-      event('status', 'a', { old_status: 'online', new_status: 'error' }, false),
     ]);
     await s.writer.flush();
     expect(s.repo.write).not.toHaveBeenCalled();

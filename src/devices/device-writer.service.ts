@@ -11,13 +11,12 @@ import type { Device } from './device.entity';
 import { DeviceRegistryService } from './device-registry.service';
 import type { Samples } from './devices.repository';
 import { DevicesRepository, readingCount } from './devices.repository';
-import { isLocal } from './local-events';
 
 /** Events that come from a device and so change its registry row. */
 const DEVICE_EVENTS = new Set(['data', 'status', 'command_response']);
 
-/** What a committed event asks to be written: its device's row, or a data event's samples. */
-type Change = { device: Device } | Samples;
+/** What a committed event asks to be written: its device's row (by key), or a data event's samples. */
+type Change = { deviceKey: string } | Samples;
 
 /** One transaction: device rows as they were when it was made, samples, and the key that names it. */
 interface Write {
@@ -28,8 +27,9 @@ interface Write {
 }
 
 /**
- * Persists the registry and readings from the bus's committed batches: only
- * what is in the event log is written, and whatever piles up while one
+ * Persists the registry and readings from what this instance's devices
+ * committed (`DeviceRegistryService.own$`): only what is in the event log is
+ * written, and whatever piles up while one
  * transaction runs goes into the next (a GroupCommitQueue, as the event
  * log's; never one write per event). A failed write is retried as it was,
  * under its batch key, so a write that committed but whose answer was lost
@@ -40,8 +40,11 @@ export class DeviceWriterService implements OnModuleInit, BeforeApplicationShutd
   private readonly logger = new Logger(DeviceWriterService.name);
   private subscription: Subscription | undefined;
   private readonly queue: GroupCommitQueue<Change, Write>;
-  /** Devices whose row is queued and not yet taken into a write: one row each, however many events. */
-  private readonly queued = new Set<Device>();
+  /**
+   * Devices whose row is queued and not yet taken into a write, by key, with the registry's newest
+   * state of each (states are replaced, not changed): one row each, however many events.
+   */
+  private readonly queued = new Map<string, Readonly<Device>>();
   private failing = false;
   /** Names this instance's writes (`reading_batches`), so a retried write is known there. */
   private readonly instanceKey = randomBytes(8).toString('hex');
@@ -67,7 +70,7 @@ export class DeviceWriterService implements OnModuleInit, BeforeApplicationShutd
   }
 
   onModuleInit(): void {
-    this.subscription = this.bus.batches$.subscribe((batch) => this.take(batch));
+    this.subscription = this.registry.own$.subscribe((batch) => this.take(batch));
   }
 
   /** The bus flushes its log first; what it committed last is then written here before the database closes. */
@@ -98,14 +101,12 @@ export class DeviceWriterService implements OnModuleInit, BeforeApplicationShutd
 
   private take(batch: readonly DeviceEvent[]): void {
     for (const event of batch) {
-      // Manual broadcasts and other instances' events are not this instance's to store.
-      if (!DEVICE_EVENTS.has(event.event) || !isLocal(event)) continue;
+      if (!DEVICE_EVENTS.has(event.event)) continue;
       const device = this.registry.get(event.device_type, event.device_id);
       if (device === undefined) continue;
-      if (!this.queued.has(device)) {
-        this.queued.add(device);
-        this.queue.add({ device }, 0);
-      }
+      const deviceKey = `${device.deviceType}\u0000${device.deviceId}`;
+      if (!this.queued.has(deviceKey)) this.queue.add({ deviceKey }, 0);
+      this.queued.set(deviceKey, device);
       if (event.event !== 'data') continue;
       const count = readingCount(event.data);
       // The event's own data, not a copy: events are not changed once published.
@@ -128,13 +129,13 @@ export class DeviceWriterService implements OnModuleInit, BeforeApplicationShutd
     const devices: Device[] = [];
     const samples: Samples[] = [];
     for (const change of changes) {
-      if (!('device' in change)) {
+      if (!('deviceKey' in change)) {
         samples.push(change);
         continue;
       }
-      const d = change.device;
-      this.queued.delete(d);
-      devices.push({ ...d, latestReadings: { ...d.latestReadings } });
+      const d = this.queued.get(change.deviceKey);
+      this.queued.delete(change.deviceKey);
+      if (d !== undefined) devices.push({ ...d, latestReadings: { ...d.latestReadings } });
     }
     return { devices, samples, readings, key: `${this.instanceKey}-${++this.writeCount}` };
   }

@@ -1,7 +1,14 @@
 import { Module } from '@nestjs/common';
+import { BusModule } from '../bus/bus.module';
+import { ClusterModule } from '../cluster/cluster.module';
 import { MqttModule } from '../mqtt/mqtt.module';
 import { HealthController } from './health.controller';
 import { HealthService } from './health.service';
 
-@Module({ imports: [MqttModule], controllers: [HealthController], providers: [HealthService], exports: [HealthService] })
+@Module({
+  imports: [MqttModule, BusModule, ClusterModule],
+  controllers: [HealthController],
+  providers: [HealthService],
+  exports: [HealthService],
+})
 export class HealthModule {}

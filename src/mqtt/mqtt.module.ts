@@ -1,9 +1,13 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
+import { AuthModule } from '../auth/auth.module';
+import { BusModule } from '../bus/bus.module';
+import { CommonModule } from '../common/common.module';
 import { UpgradeRouter } from '../common/upgrade-router';
+import { DeviceTypesModule } from '../config/device-types.module';
 import { DevicesModule } from '../devices/devices.module';
 import { MetricsService } from '../observability/metrics.service';
 import { CredentialsController } from './credentials.controller';
@@ -12,6 +16,7 @@ import { CredentialsService } from './credentials.service';
 import { EmbeddedBrokerTransport } from './embedded-broker.transport';
 import { ExternalBrokerTransport } from './external-broker.transport';
 import { MqttCredential } from './mqtt-credential.entity';
+import { MqttCommandsService } from './mqtt-commands.service';
 import { MqttIngestionService } from './mqtt-ingestion.service';
 import { MqttTransport } from './mqtt-transport';
 import { Reject } from './reject.entity';
@@ -22,11 +27,18 @@ import { RejectsService } from './rejects.service';
 /**
  * MQTT (issue #2): the embedded broker, or a client of `MQTT_URL`, behind
  * MqttTransport; the router and ingestion; rejects; embedded-broker
- * credentials. Global so commands and health reach the transport.
+ * credentials. It imports the devices module (ingestion) and publishes the
+ * commands that module sends (OutboundCommands); devices/ never imports mqtt/.
  */
-@Global()
 @Module({
-  imports: [TypeOrmModule.forFeature([MqttCredential, Reject]), DevicesModule],
+  imports: [
+    TypeOrmModule.forFeature([MqttCredential, Reject]),
+    DevicesModule,
+    BusModule,
+    AuthModule,
+    CommonModule,
+    DeviceTypesModule,
+  ],
   controllers: [CredentialsController, RejectsController],
   providers: [
     CredentialsRepository,
@@ -34,6 +46,7 @@ import { RejectsService } from './rejects.service';
     RejectsRepository,
     RejectsService,
     MqttIngestionService,
+    MqttCommandsService,
     {
       provide: MqttTransport,
       inject: [APP_CONFIG, UpgradeRouter, CredentialsService, HttpAdapterHost, MetricsService],
@@ -49,6 +62,6 @@ import { RejectsService } from './rejects.service';
           : new ExternalBrokerTransport(config, metrics),
     },
   ],
-  exports: [MqttTransport, MqttIngestionService, RejectsService],
+  exports: [MqttTransport],
 })
 export class MqttModule {}

@@ -1,9 +1,16 @@
 import { Module } from '@nestjs/common';
+import { BusModule } from '../bus/bus.module';
+import { ClusterModule } from '../cluster/cluster.module';
+import { DeviceTypesModule } from '../config/device-types.module';
 import { DevicesModule } from '../devices/devices.module';
 import { HealthModule } from '../health/health.module';
 import { StatsController } from './stats.controller';
 import { StatsService } from './stats.service';
 
 /** The fleet overview behind the dashboard (`GET /api/stats`, issue #19). */
-@Module({ imports: [DevicesModule, HealthModule], controllers: [StatsController], providers: [StatsService] })
+@Module({
+  imports: [BusModule, ClusterModule, DeviceTypesModule, DevicesModule, HealthModule],
+  controllers: [StatsController],
+  providers: [StatsService],
+})
 export class StatsModule {}

@@ -6,7 +6,7 @@ import { APP_CONFIG } from '../config/app-config';
 import type { DeviceEvent } from '../bus/device-event';
 import { eventJson } from '../bus/device-event';
 import { EventBusService } from '../bus/event-bus.service';
-import { eventChannel } from '../delivery/client-selection';
+import { eventChannel } from '../auth/channel-pattern';
 import { RoomBindingsService } from './room-bindings.service';
 import { SignallingHubService } from './signalling-hub.service';
 

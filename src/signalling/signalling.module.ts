@@ -1,5 +1,9 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuthModule } from '../auth/auth.module';
+import { BusModule } from '../bus/bus.module';
+import { ClusterModule } from '../cluster/cluster.module';
+import { CommonModule } from '../common/common.module';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
 import { ClusterLeaseService } from '../cluster/cluster-lease.service';
@@ -15,6 +19,7 @@ import { RoomBindingsService } from './room-bindings.service';
 import { RoomsController } from './rooms.controller';
 import { SignallingAuthService } from './signalling-auth.service';
 import { SignallingHubService } from './signalling-hub.service';
+import { SignallingMetricsService } from './signalling-metrics.service';
 import { LocalSignallingRelay, SIGNALLING_RELAY } from './signalling-relay';
 import { SIGNALLING_SETTINGS, loadSignallingSettings } from './signalling-settings';
 import { SignallingGateway } from './signalling.gateway';
@@ -27,7 +32,7 @@ import { TokensController } from './tokens.controller';
  * instances one signalling service (issue #5).
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([RoomBinding]), DevicesModule],
+  imports: [TypeOrmModule.forFeature([RoomBinding]), DevicesModule, BusModule, ClusterModule, AuthModule, CommonModule],
   controllers: [TokensController, PeersController, RoomsController],
   providers: [
     {
@@ -48,7 +53,7 @@ import { TokensController } from './tokens.controller';
     RoomBindingRepository,
     RoomBindingsService,
     DeviceMirrorService,
+    SignallingMetricsService,
   ],
-  exports: [SignallingHubService],
 })
 export class SignallingModule {}

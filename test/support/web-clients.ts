@@ -55,6 +55,17 @@ export async function openWs(url: string, headers: Record<string, string> = {}):
   };
 }
 
+/**
+ * Listens as a web client does: a raw WebSocket on `/ws/iot/{type}/` or
+ * `/ws/iot/{type}/{id}/` with the app's client token, narrowed to
+ * `event_types` when given. Open before publishing what it should see.
+ */
+export function listenWs(app: TestApp, type: string, id?: string, eventTypes?: string[]): Promise<WsClient> {
+  const query = new URLSearchParams({ token: app.clientToken });
+  if (eventTypes !== undefined) query.set('event_types', eventTypes.join(','));
+  return openWs(wsUrl(app, `/ws/iot/${type}/${id === undefined ? '' : `${id}/`}?${query.toString()}`));
+}
+
 /** A device on the app's broker (embedded, or the external one in the integration run). */
 export async function connectDevice(app: TestApp, name: string): Promise<mqtt.MqttClient> {
   return mqtt.connectAsync(app.mqttUrl, { clientId: `${name}-${process.pid}-${Date.now()}` });

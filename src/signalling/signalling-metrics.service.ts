@@ -1,7 +1,7 @@
 import type { OnModuleInit } from '@nestjs/common';
 import { Injectable } from '@nestjs/common';
-import { SignallingHubService } from '../signalling/signalling-hub.service';
-import { MetricsService } from './metrics.service';
+import { MetricsService } from '../observability/metrics.service';
+import { SignallingHubService } from './signalling-hub.service';
 
 /**
  * The signalling adapter's connections and deliveries on this instance
