@@ -1,13 +1,13 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import type { DeviceEvent } from '../bus/device-event';
+import type { EncodedEvent } from '../bus/encoded-event';
 import type { DeliverySink, EndReason } from './delivery-sink';
 import { endJson, resetJson } from './stream-format';
-import { END_CLOSE, eventWire } from './ws-frames';
+import { END_CLOSE, WS_EVENT_FRAME } from './ws-frames';
 
 /**
  * One raw WebSocket client. Events go out as frames built once per event
- * (`eventWire`) and written to the upgraded socket as they are, corked for
+ * (`WS_EVENT_FRAME`) and written to the upgraded socket as they are, corked for
  * the rest of the tick so a batch leaves in one write. `ws` still owns
  * reading, pings and the close handshake; without permessage-deflate it
  * writes its own frames synchronously to the same socket, so frames never
@@ -27,7 +27,7 @@ export class WsSink implements DeliverySink {
     return this.ws.bufferedAmount;
   }
 
-  event(event: DeviceEvent): void {
+  event(event: EncodedEvent): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     if (!this.corked) {
       this.corked = true;
@@ -37,7 +37,7 @@ export class WsSink implements DeliverySink {
         this.raw.uncork();
       });
     }
-    this.raw.write(eventWire(event));
+    this.raw.write(event.wire(WS_EVENT_FRAME));
   }
 
   reset(requested: string, lastEventId: string): void {
