@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { ClientAuth } from './client-auth';
 import { DeliveryStreamService } from './delivery-stream.service';
 import { Heartbeats } from './heartbeats';
 import { HttpStreamController } from './http-stream.controller';
@@ -19,7 +20,15 @@ import { WsGateway } from './ws.gateway';
 @Module({
   imports: [TypeOrmModule.forFeature([PollPosition])],
   controllers: [HttpStreamController, PollController],
-  providers: [DeliveryStreamService, Heartbeats, PollPositionsRepository, PollService, WsGateway, SocketIoGateway],
+  providers: [
+    ClientAuth,
+    DeliveryStreamService,
+    Heartbeats,
+    PollPositionsRepository,
+    PollService,
+    WsGateway,
+    SocketIoGateway,
+  ],
   exports: [DeliveryStreamService],
 })
 export class DeliveryModule {}
