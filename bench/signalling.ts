@@ -17,10 +17,13 @@
  *    whole hub publish path (fake sockets), and a naive scan of every pattern
  *    for comparison (target: grows far slower than the pattern count).
  */
+import type { IncomingMessage } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
+import type { WebSocket } from 'ws';
 import { TokenService } from '../src/auth/token.service';
+import { RawWsServer } from '../src/common/gateway.adapter';
 import { UpgradeRouter } from '../src/common/upgrade-router';
 import type { AppConfig } from '../src/config/app-config';
 import { ChannelCommandsService } from '../src/signalling/channel-commands.service';
@@ -28,7 +31,7 @@ import type { CommandsService } from '../src/devices/commands.service';
 import { SignallingAuthService } from '../src/signalling/signalling-auth.service';
 import { SignallingHubService } from '../src/signalling/signalling-hub.service';
 import { LocalSignallingRelay } from '../src/signalling/signalling-relay';
-import { SignallingGateway } from '../src/signalling/signalling.gateway';
+import { SIGNALLING_PATH, SignallingGateway } from '../src/signalling/signalling.gateway';
 import { routing } from './signalling-routing';
 
 const args = process.argv.slice(2);
@@ -138,8 +141,12 @@ async function latency(): Promise<LatencyRow[]> {
   const hub = new SignallingHubService(config, noCommands, new LocalSignallingRelay());
   const tokens = new TokenService(config);
   const auth = new SignallingAuthService(tokens, { keys: new Map(), rooms: new Map() });
-  const gateway = new SignallingGateway(router, auth, hub, config);
-  gateway.onModuleInit();
+  const gateway = new SignallingGateway(auth, hub, config);
+  // What GatewayAdapter does for the app, without the rest of it.
+  const wss = new RawWsServer();
+  gateway.afterInit(wss);
+  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => gateway.handleConnection(ws, req));
+  router.register((pathname) => pathname === SIGNALLING_PATH, wss.upgrade);
   const server = createServer((_req, res) => res.writeHead(404).end());
   server.on('upgrade', router.handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

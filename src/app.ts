@@ -6,6 +6,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
 import { DomainErrorFilter } from './common/domain-error.filter';
+import { GatewayAdapter } from './common/gateway.adapter';
 import { jsonTextProblem } from './common/json-limits';
 import { UpgradeRouter } from './common/upgrade-router';
 import type { AppConfig } from './config/app-config';
@@ -54,8 +55,11 @@ export async function startApp(config: AppConfig): Promise<RunningApp> {
   app.useBodyParser('json', { limit: config.maxMessageSize, verify } as { limit: number });
   app.use(rejoinRequestContext());
   app.useGlobalFilters(new DomainErrorFilter());
+  // Nest's gateways (ws, socket.io, signalling) reach the shared port through the one UpgradeRouter.
+  const upgrades = app.get(UpgradeRouter);
+  app.useWebSocketAdapter(new GatewayAdapter(app, upgrades, config.maxMessageSize));
   const server = app.getHttpServer();
-  server.on('upgrade', withConnectionId(app.get(UpgradeRouter).handle));
+  server.on('upgrade', withConnectionId(upgrades.handle));
   await app.listen(config.http.port, config.http.host);
   const port = (server.address() as AddressInfo).port;
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;

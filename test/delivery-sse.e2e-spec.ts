@@ -9,8 +9,9 @@ import { clientToken, connectDevice, numbersOf, publishNumbers, numbering } from
 
 /**
  * SSE and NDJSON at DeviceHub's paths (issue #3): what EventSource and
- * `fetch` readers see, resuming with Last-Event-ID, filters, claims, token
- * expiry, and the errors a bad request gets.
+ * `fetch` readers see, Last-Event-ID over last_event_id=, and the errors a
+ * bad request gets. Filters, claims, resume, expiry and reset: the shared
+ * contract, delivery-contract.e2e-spec.ts.
  */
 describe('SSE and NDJSON streams', () => {
   let app: TestApp;
@@ -100,34 +101,6 @@ describe('SSE and NDJSON streams', () => {
     await pump;
   });
 
-  it('selects by type, by device and by event_types', async () => {
-    const byType = await openSse(streamUrl('weatherstation/'));
-    const byDevice = await openSse(streamUrl('weatherstation/ws-002/'));
-    const statusOnly = await openSse(streamUrl('_all/', 'event_types=status'));
-    const numbers = next(3);
-    await publishNumbers(app, device, 'weatherstation', 'ws-001', [numbers[0]]);
-    await publishNumbers(app, device, 'weatherstation', 'ws-002', [numbers[1]]);
-    await publishNumbers(app, device, 'pump', 'p-1', [numbers[2]]);
-    await device.publishAsync(`${app.config.mqtt.topicPrefix}/pump/p-1/status`, '{"status":"maintenance"}', { qos: 1 });
-    await waitFor(() => (statusOnly.events().length >= 1 ? true : undefined), 'the status event');
-    await waitFor(() => (byType.events().length >= 2 ? true : undefined), 'two weatherstation events');
-    expect(numbersOf(byType.events())).toEqual([numbers[0], numbers[1]]);
-    expect(numbersOf(byDevice.events())).toEqual([numbers[1]]);
-    expect(statusOnly.events().map((e) => [e.event, e.device_id])).toEqual([['status', 'p-1']]);
-    [byType, byDevice, statusOnly].forEach((s) => s.close());
-  });
-
-  it("shows only the devices the token's channels claim allows", async () => {
-    const narrow = clientToken(app, { channels: [`${app.config.mqtt.topicPrefix}/weatherstation/ws-002/*`] });
-    const stream = await openSse(`${app.url}/iot/stream/_all/?token=${narrow}`);
-    const numbers = next(2);
-    await publishNumbers(app, device, 'weatherstation', 'ws-001', [numbers[0]]);
-    await publishNumbers(app, device, 'weatherstation', 'ws-002', [numbers[1]]);
-    await waitFor(() => (stream.events().length >= 1 ? true : undefined), 'the allowed event');
-    expect(numbersOf(stream.events())).toEqual([numbers[1]]);
-    stream.close();
-  });
-
   it('resumes from Last-Event-ID (header over last_event_id=) with no gap and no duplicate', async () => {
     const first = await openSse(streamUrl('resume/'));
     const numbers = next(6);
@@ -166,21 +139,6 @@ describe('SSE and NDJSON streams', () => {
     await waitFor(() => (later.length >= 2 ? true : undefined), 'the later events');
     expect(later).toEqual(numbers.slice(2));
     again.close();
-  });
-
-  it('ends the stream with token_expired when the token runs out', async () => {
-    const shortLived = clientToken(app, { expiresInSec: 2 });
-    const stream = await openSse(`${app.url}/iot/stream/_all/?token=${shortLived}`);
-    await stream.closed;
-    const last = stream.messages[stream.messages.length - 1];
-    expect(last.event).toBe('token_expired');
-    expect(JSON.parse(last.data)).toMatchObject({
-      error: 'token_expired',
-      message: expect.stringContaining('expired'),
-    });
-    const refused = await fetch(`${app.url}/iot/stream/_all/?token=${shortLived}`);
-    expect(refused.status).toBe(401);
-    expect(await refused.json()).toMatchObject({ error: 'token_expired' });
   });
 
   it('refuses a missing or invalid token with 401 and bad parameters with 400 naming each', async () => {

@@ -6,8 +6,9 @@ import { clientToken, connectDevice, numbersOf, openWs, publishNumbers, numberin
 
 /**
  * The raw WebSocket at DeviceHub's paths (issue #3): event shape, ping/pong,
- * 4403 for clients without a valid token, filters, claims, resume, token
- * expiry, and malformed or oversized client frames.
+ * 4403 for clients without a valid token, and malformed or oversized client
+ * frames. Filters, claims, resume, expiry and reset: the shared contract,
+ * delivery-contract.e2e-spec.ts.
  */
 describe('raw WebSocket /ws/iot/', () => {
   let app: TestApp;
@@ -73,40 +74,6 @@ describe('raw WebSocket /ws/iot/', () => {
     byCookie.close();
   });
 
-  it('selects by device and event_types, and within the token claims', async () => {
-    const byDevice = await openWs(url('weatherstation/ws-002/'));
-    const statusOnly = await openWs(url('_all/', 'event_types=status'));
-    const narrow = clientToken(app, { channels: [`${app.config.mqtt.topicPrefix}/pump/**`] });
-    const claimed = await openWs(wsUrl(app, `/ws/iot/_all/?token=${narrow}`));
-    const numbers = next(3);
-    await publishNumbers(app, device, 'weatherstation', 'ws-001', [numbers[0]]);
-    await publishNumbers(app, device, 'weatherstation', 'ws-002', [numbers[1]]);
-    await publishNumbers(app, device, 'pump', 'p-1', [numbers[2]]);
-    await device.publishAsync(`${app.config.mqtt.topicPrefix}/pump/p-1/status`, '{"status":"online"}', { qos: 1 });
-    await statusOnly.waitForEvents(1);
-    await claimed.waitForEvents(2);
-    expect(numbersOf(byDevice.events())).toEqual([numbers[1]]);
-    expect(statusOnly.events().map((e) => e.event)).toEqual(['status']);
-    expect(claimed.events().map((e) => [e.event, e.device_type])).toEqual([
-      ['data', 'pump'],
-      ['status', 'pump'],
-    ]);
-    [byDevice, statusOnly, claimed].forEach((c) => c.close());
-  });
-
-  it('resumes after ?last_event_id= with no gap and no duplicate', async () => {
-    const first = await openWs(url('resume/'));
-    const numbers = next(6);
-    await publishNumbers(app, device, 'resume', 'r-1', numbers.slice(0, 3));
-    const seen = await first.waitForEvents(3);
-    first.close();
-    await publishNumbers(app, device, 'resume', 'r-1', numbers.slice(3));
-    const resumed = await openWs(url('resume/', `last_event_id=${seen[1].id}`));
-    await resumed.waitForEvents(4);
-    expect(numbersOf(resumed.events())).toEqual(numbers.slice(2));
-    resumed.close();
-  });
-
   it('answers malformed frames with an error frame and keeps the connection', async () => {
     const client = await openWs(url('frames/'));
     client.ws.send('{not json');
@@ -153,12 +120,5 @@ describe('raw WebSocket /ws/iot/', () => {
   it('refuses other paths under /ws/ at the upgrade', async () => {
     const client = openWs(wsUrl(app, `/ws/iot/a/b/c/?token=${token}`));
     await expect(client).rejects.toThrow(/404/);
-  });
-
-  it('sends token_expired and closes with 4002 when the token runs out', async () => {
-    const shortLived = clientToken(app, { expiresInSec: 2 });
-    const client = await openWs(wsUrl(app, `/ws/iot/_all/?token=${shortLived}`));
-    expect(await client.closed).toEqual({ code: 4002, reason: 'token expired' });
-    expect(client.frames[client.frames.length - 1]).toMatchObject({ event: 'token_expired', error: 'token_expired' });
   });
 });

@@ -1,5 +1,6 @@
 import type { DeviceEvent, NewEvent } from './device-event';
-import { PositionedEvent, eventJson } from './device-event';
+import { PositionedEvent, encodedEvent, eventJson } from './device-event';
+import { WireForm } from './encoded-event';
 
 const T = '2025-01-15T12:00:00.000Z';
 const fresh = (): NewEvent => ({
@@ -11,7 +12,7 @@ const fresh = (): NewEvent => ({
   received_at: T,
 });
 
-describe('eventJson', () => {
+describe('eventJson and encodedEvent', () => {
   it('is the JSON of a positioned event, with id first and nothing of the cache in it', () => {
     const event = new PositionedEvent('7', fresh());
     const json = eventJson(event);
@@ -51,5 +52,34 @@ describe('eventJson', () => {
     expect(eventJson(plain)).toBe(json);
     expect(JSON.stringify(plain)).toBe(json);
     expect(JSON.parse(eventJson({ ...plain, id: '9' }))).toMatchObject({ id: '9' });
+  });
+
+  it('is one EncodedEvent per event, which builds each wire form once, on first use', () => {
+    const built: string[] = [];
+    const framed = new WireForm('test', (e) => {
+      built.push(e.event.id);
+      return Buffer.from(`<${e.json}>`);
+    });
+    const positioned = new PositionedEvent('7', fresh());
+    const plain: DeviceEvent = { id: '8', ...fresh() };
+    for (const event of [positioned, plain]) {
+      expect(encodedEvent(event)).toBe(encodedEvent(event));
+      expect(encodedEvent(event).event).toBe(event);
+      const wire = encodedEvent(event).wire(framed);
+      expect(wire.toString()).toBe(`<${JSON.stringify(event)}>`);
+      expect(encodedEvent(event).wire(framed)).toBe(wire);
+    }
+    expect(built).toEqual(['7', '8']);
+    expect(encodedEvent({ ...positioned })).not.toBe(encodedEvent(positioned));
+  });
+
+  it('says once per transport bit that an event is sent for the first time', () => {
+    const encoded = encodedEvent(new PositionedEvent('7', fresh()));
+    expect([encoded.firstSendOn(1), encoded.firstSendOn(1), encoded.firstSendOn(2), encoded.firstSendOn(2)]).toEqual([
+      true,
+      false,
+      true,
+      false,
+    ]);
   });
 });

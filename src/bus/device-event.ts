@@ -1,3 +1,5 @@
+import { EncodedEvent } from './encoded-event';
+
 /**
  * The event every client receives (bridge.md, "Events"). `id` is the event
  * log position: strictly increasing in delivery order, the resume position on
@@ -60,8 +62,8 @@ export function matchesFilter(event: DeviceEvent, filter: EventFilter): boolean 
 /**
  * An event the log has just positioned. Built field by field, every one
  * has the same shape (a `{ id, ...event }` copy went through V8's slow
- * generic path), and its JSON is kept in a private field, which neither
- * JSON.stringify nor a spread copy sees.
+ * generic path). Its EncodedEvent is kept in a private field, which
+ * neither JSON.stringify nor a spread copy sees.
  */
 export class PositionedEvent implements DeviceEvent {
   readonly id: string;
@@ -72,7 +74,7 @@ export class PositionedEvent implements DeviceEvent {
   readonly timestamp: string;
   readonly received_at: string;
   readonly message_id: string | undefined;
-  #json: string | undefined = undefined;
+  #encoded: EncodedEvent | undefined = undefined;
 
   constructor(id: string, e: NewEvent) {
     this.id = id;
@@ -86,22 +88,31 @@ export class PositionedEvent implements DeviceEvent {
     this.message_id = e.message_id;
   }
 
-  static json(event: DeviceEvent): string | undefined {
-    return #json in event ? (event.#json ??= JSON.stringify(event)) : undefined;
+  static encoded(event: DeviceEvent): EncodedEvent | undefined {
+    return #encoded in event ? (event.#encoded ??= new EncodedEvent(event)) : undefined;
   }
 }
 
-/** Where other events (read back from the log or from Redis) keep their JSON: a symbol, so JSON.stringify skips it, and not enumerable, so copies don't carry it. */
-const JSON_TEXT = Symbol('json');
+/**
+ * Events this instance did not position (read back from the log, or from
+ * Redis) are plain objects: theirs are kept here, for as long as the event lives.
+ */
+const encodedPlain = new WeakMap<DeviceEvent, EncodedEvent>();
 
-/** The event's JSON, computed once and shared by the log and every transport. */
-export function eventJson(event: DeviceEvent): string {
-  const positioned = PositionedEvent.json(event);
+/**
+ * The one EncodedEvent of an event: its JSON and every wire form, shared by
+ * the log, the Redis fan-out and all transports. A copy (`{ ...event }`)
+ * is another event with its own.
+ */
+export function encodedEvent(event: DeviceEvent): EncodedEvent {
+  const positioned = PositionedEvent.encoded(event);
   if (positioned !== undefined) return positioned;
-  const cached = (event as { [JSON_TEXT]?: string })[JSON_TEXT];
-  if (cached !== undefined) return cached;
-  const json = JSON.stringify(event);
-  // A property rather than a WeakMap entry: cheaper to add, and nothing for the GC to trace per event.
-  Object.defineProperty(event, JSON_TEXT, { value: json });
-  return json;
+  let encoded = encodedPlain.get(event);
+  if (encoded === undefined) encodedPlain.set(event, (encoded = new EncodedEvent(event)));
+  return encoded;
+}
+
+/** The event's JSON, computed once (`encodedEvent(event).json`). */
+export function eventJson(event: DeviceEvent): string {
+  return encodedEvent(event).json;
 }

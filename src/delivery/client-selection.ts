@@ -4,6 +4,8 @@ import { InvalidRequestError } from '../common/domain-error';
 import { NAME_PATTERN } from '../common/validate';
 import { parseDuration } from '../config/duration';
 import type { DeviceEvent, EventFilter } from '../bus/device-event';
+import { encodedEvent } from '../bus/device-event';
+import { WireForm } from '../bus/encoded-event';
 
 /** `_all` in a path stands for every device type (bridge.md, "Web delivery"). */
 export const ALL_TYPES = '_all';
@@ -39,13 +41,14 @@ export interface SelectionRequest {
   problems?: Record<string, string>;
 }
 
-const channels = new WeakMap<DeviceEvent, string>();
+const channelForms = new Map<string, WireForm<string>>();
 
-/** `eventChannel`, computed once per event for all the connections that test it. */
-function channelOf(prefix: string, event: DeviceEvent): string {
-  let channel = channels.get(event);
-  if (channel === undefined) channels.set(event, (channel = eventChannel(prefix, event)));
-  return channel;
+/** `eventChannel` as a wire form: computed once per event for all the connections that test it. */
+function channelForm(prefix: string): WireForm<string> {
+  let form = channelForms.get(prefix);
+  if (form === undefined)
+    channelForms.set(prefix, (form = new WireForm('channel', (e) => eventChannel(prefix, e.event))));
+  return form;
 }
 
 /**
@@ -85,7 +88,7 @@ export function selectClientEvents(
     ...(req.deviceType === ALL_TYPES ? {} : { deviceType: req.deviceType }),
     ...(req.deviceId !== undefined ? { deviceId: req.deviceId } : {}),
     ...(eventTypes ? { eventTypes } : {}),
-    ...(matcher ? { allow: (e: DeviceEvent) => matcher.matches(channelOf(topicPrefix, e)) } : {}),
+    ...(matcher ? { allow: allowedBy(matcher, channelForm(topicPrefix)) } : {}),
   };
   return {
     filter,
@@ -94,4 +97,8 @@ export function selectClientEvents(
     group: req.deviceId === undefined ? `iot_${req.deviceType}` : `iot_${req.deviceType}_${req.deviceId}`,
     ...(pingIntervalMs !== undefined ? { pingIntervalMs } : {}),
   };
+}
+
+function allowedBy(matcher: ChannelMatcher, channel: WireForm<string>): (event: DeviceEvent) => boolean {
+  return (event) => matcher.matches(encodedEvent(event).wire(channel));
 }

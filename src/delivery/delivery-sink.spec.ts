@@ -1,5 +1,6 @@
 import { Subject } from 'rxjs';
 import type { DeviceEvent } from '../bus/device-event';
+import type { EncodedEvent } from '../bus/encoded-event';
 import type { DeliveryMeter, DeliverySink, EndReason } from './delivery-sink';
 import { Delivery } from './delivery-sink';
 import type { DeliveryItem } from './delivery-stream.service';
@@ -23,7 +24,7 @@ class FakeSink implements DeliverySink {
   bufferedBytes(): number {
     return this.buffered;
   }
-  event(e: DeviceEvent): void {
+  event({ event: e }: EncodedEvent): void {
     this.sent.push(e.id);
     this.buffered += 100;
   }

@@ -1,5 +1,6 @@
 import type { Observable, Subscription } from 'rxjs';
-import type { DeviceEvent } from '../bus/device-event';
+import { encodedEvent } from '../bus/device-event';
+import type { EncodedEvent } from '../bus/encoded-event';
 import type { TransportLabel } from '../observability/metrics.service';
 import type { DeliveryItem } from './delivery-stream.service';
 
@@ -27,7 +28,8 @@ export interface DeliverySink {
   readonly transport: TransportLabel;
   /** Bytes written to this connection and not yet taken by the network. */
   bufferedBytes(): number;
-  event(event: DeviceEvent): void;
+  /** An event, with its wire forms built once for every connection (EncodedEvent). */
+  event(event: EncodedEvent): void;
   /** The asked position is gone; events continue after `lastEventId`, the client's new position. */
   reset(requested: string, lastEventId: string): void;
   /** Last words, then the connection ends. `lastEventId` is the position to resume from. */
@@ -36,7 +38,7 @@ export interface DeliverySink {
 
 /** What a delivery loop reports, for metrics; called once per event and sink. */
 export interface DeliveryMeter {
-  sent(transport: TransportLabel, event: DeviceEvent): void;
+  sent(transport: TransportLabel, event: EncodedEvent): void;
   slowConsumer(transport: TransportLabel): void;
 }
 
@@ -110,16 +112,18 @@ export class Delivery {
   private next(item: DeliveryItem): void {
     if (this.ended) return;
     switch (item.kind) {
-      case 'event':
+      case 'event': {
         if (!this.checkedThisBurst) {
           this.checkedThisBurst = true;
           queueMicrotask(this.endBurst);
           if (this.sink.bufferedBytes() > this.sendBufferLimit) return this.finish('slow_consumer');
         }
         this.lastId = item.event.id;
-        this.sink.event(item.event);
-        this.meter.sent(this.sink.transport, item.event);
+        const encoded = encodedEvent(item.event);
+        this.sink.event(encoded);
+        this.meter.sent(this.sink.transport, encoded);
         return;
+      }
       case 'reset':
         this.lastId = item.retainedAfter;
         return this.sink.reset(item.requested, item.retainedAfter);

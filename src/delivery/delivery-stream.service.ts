@@ -3,7 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
-import type { DeviceEvent, StreamItem } from '../bus/device-event';
+import type { StreamItem } from '../bus/device-event';
 import { EventBusService } from '../bus/event-bus.service';
 import type { ClientClaims } from '../auth/token.service';
 import type { TransportLabel } from '../observability/metrics.service';
@@ -137,22 +137,22 @@ export class DeliveryStreamService implements BeforeApplicationShutdown {
  * and one histogram sample. Label lookups are resolved once per transport.
  */
 function transportMeter(metrics: MetricsService): DeliveryMeter {
-  const perTransport = new Map<TransportLabel, { sent: { inc(): void }; timed: WeakSet<DeviceEvent> }>();
+  const perTransport = new Map<TransportLabel, { sent: { inc(): void }; bit: number }>();
   const of = (transport: TransportLabel) => {
     let entry = perTransport.get(transport);
     if (entry === undefined) {
-      entry = { sent: metrics.eventsDelivered.labels(transport), timed: new WeakSet() };
+      entry = { sent: metrics.eventsDelivered.labels(transport), bit: 1 << perTransport.size };
       perTransport.set(transport, entry);
     }
     return entry;
   };
   return {
-    sent(transport, event) {
+    sent(transport, encoded) {
       const entry = of(transport);
       entry.sent.inc();
-      if (entry.timed.has(event)) return;
-      entry.timed.add(event);
-      metrics.ingestToSendSeconds.observe({ transport }, (Date.now() - Date.parse(event.received_at)) / 1000);
+      if (!encoded.firstSendOn(entry.bit)) return;
+      const receivedAt = Date.parse(encoded.event.received_at);
+      metrics.ingestToSendSeconds.observe({ transport }, (Date.now() - receivedAt) / 1000);
     },
     slowConsumer(transport) {
       metrics.slowConsumerDisconnects.inc({ transport });

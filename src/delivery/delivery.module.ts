@@ -4,6 +4,7 @@ import { AuthModule } from '../auth/auth.module';
 import { BusModule } from '../bus/bus.module';
 import { ClusterModule } from '../cluster/cluster.module';
 import { CommonModule } from '../common/common.module';
+import { ClientAuth } from './client-auth';
 import { DeliveryStreamService } from './delivery-stream.service';
 import { Heartbeats } from './heartbeats';
 import { HttpStreamController } from './http-stream.controller';
@@ -23,6 +24,15 @@ import { WsGateway } from './ws.gateway';
 @Module({
   imports: [TypeOrmModule.forFeature([PollPosition]), BusModule, ClusterModule, AuthModule, CommonModule],
   controllers: [HttpStreamController, PollController],
-  providers: [DeliveryStreamService, Heartbeats, PollPositionsRepository, PollService, WsGateway, SocketIoGateway],
+  providers: [
+    ClientAuth,
+    DeliveryStreamService,
+    Heartbeats,
+    PollPositionsRepository,
+    PollService,
+    WsGateway,
+    SocketIoGateway,
+  ],
+  exports: [DeliveryStreamService],
 })
 export class DeliveryModule {}

@@ -1,5 +1,5 @@
 import type { Response } from 'express';
-import type { DeviceEvent } from '../bus/device-event';
+import type { EncodedEvent } from '../bus/encoded-event';
 import type { DeliverySink, EndReason } from './delivery-sink';
 import type { StreamFormat } from './stream-format';
 
@@ -39,7 +39,7 @@ export class HttpStreamSink implements DeliverySink {
     return this.res.writableLength;
   }
 
-  event(event: DeviceEvent): void {
+  event(event: EncodedEvent): void {
     this.res.write(this.format.event(event));
   }
 

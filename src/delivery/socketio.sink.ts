@@ -1,6 +1,6 @@
 import type { Socket } from 'socket.io';
 import type { WebSocket } from 'ws';
-import type { DeviceEvent } from '../bus/device-event';
+import type { EncodedEvent } from '../bus/encoded-event';
 import type { DeliverySink, EndReason } from './delivery-sink';
 import { END_MESSAGES } from './delivery-sink';
 
@@ -36,7 +36,7 @@ export class SocketIoSink implements DeliverySink {
     return bytes;
   }
 
-  event(event: DeviceEvent): void {
+  event({ event }: EncodedEvent): void {
     this.socket.emit(RESERVED.has(event.event) ? RESERVED_EVENT_FALLBACK : event.event, event);
   }
 

@@ -1,4 +1,5 @@
 import type { DeviceEvent } from '../bus/device-event';
+import { encodedEvent } from '../bus/device-event';
 import { ndjsonFormat, negotiateFormat, sseFormat } from './stream-format';
 
 const event: DeviceEvent = {
@@ -22,16 +23,16 @@ describe('stream formats', () => {
   });
 
   it('frames an SSE event with its id and name, once per event', () => {
-    const frame = sseFormat.event(event);
+    const frame = sseFormat.event(encodedEvent(event));
     expect(frame.toString()).toBe(`id: 7\nevent: status\ndata: ${JSON.stringify(event)}\n\n`);
-    expect(sseFormat.event(event)).toBe(frame);
+    expect(sseFormat.event(encodedEvent(event))).toBe(frame);
   });
 
   it("frames NDJSON lines in Disruptive Technologies' shape: the whole event in result.event, its name as eventType", () => {
-    expect(JSON.parse(ndjsonFormat.event(event).toString())).toEqual({
+    expect(JSON.parse(ndjsonFormat.event(encodedEvent(event)).toString())).toEqual({
       result: { event: { ...event, eventType: 'status' } },
     });
-    expect(ndjsonFormat.event(event)).toBe(ndjsonFormat.event(event));
+    expect(ndjsonFormat.event(encodedEvent(event))).toBe(ndjsonFormat.event(encodedEvent(event)));
     expect(JSON.parse(ndjsonFormat.connected('iot_pump'))).toEqual({
       result: { event: { eventType: 'connected', group: 'iot_pump' } },
     });

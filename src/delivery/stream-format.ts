@@ -1,5 +1,5 @@
-import type { DeviceEvent } from '../bus/device-event';
-import { eventJson } from '../bus/device-event';
+import type { EncodedEvent } from '../bus/encoded-event';
+import { WireForm } from '../bus/encoded-event';
 import type { EndReason } from './delivery-sink';
 import { END_MESSAGES } from './delivery-sink';
 
@@ -14,26 +14,14 @@ export interface StreamFormat {
   readonly contentType: string;
   /** First frame: DeviceHub's group name. */
   connected(group: string): string;
-  event(event: DeviceEvent): Buffer;
+  /** The event's frame, built once per event (a WireForm) and shared by every connection using the format. */
+  event(event: EncodedEvent): Buffer;
   /** The asked position is gone; events continue after `lastEventId`, which becomes the client's position. */
   reset(requested: string, lastEventId: string): string;
   /** Idle traffic so proxies and clients see the connection is alive. */
   keepalive(): string;
   /** Last frame before the server ends the stream. */
   end(reason: EndReason, lastEventId: string | undefined): string;
-}
-
-/** Frames built once per event (WeakMap: they go with the event). */
-function cachedFrames(build: (event: DeviceEvent) => string): (event: DeviceEvent) => Buffer {
-  const cache = new WeakMap<DeviceEvent, Buffer>();
-  return (event) => {
-    let frame = cache.get(event);
-    if (frame === undefined) {
-      frame = Buffer.from(build(event));
-      cache.set(event, frame);
-    }
-    return frame;
-  };
 }
 
 /** The same reset notice on every transport: `{"event": "reset", "reset": true, …}`. */
@@ -51,6 +39,10 @@ export function endJson(reason: EndReason, lastEventId: string | undefined): str
   });
 }
 
+const SSE_FRAME = new WireForm('sse', ({ event, json }) =>
+  Buffer.from(`id: ${event.id}\nevent: ${event.event}\ndata: ${json}\n\n`),
+);
+
 /** How long EventSource waits before it reconnects. */
 export const SSE_RETRY_MS = 1000;
 
@@ -66,7 +58,7 @@ export const sseFormat: StreamFormat = {
   contentType: 'text/event-stream; charset=utf-8',
   // `retry:` makes EventSource come back after a second, not its default three, when a stream ends.
   connected: (group) => `event: connected\ndata: ${JSON.stringify({ group })}\nretry: ${SSE_RETRY_MS}\n\n`,
-  event: cachedFrames((e) => `id: ${e.id}\nevent: ${e.event}\ndata: ${eventJson(e)}\n\n`),
+  event: (e) => e.wire(SSE_FRAME),
   reset: (requested, lastEventId) => `id: ${lastEventId}\nevent: reset\ndata: ${resetJson(requested, lastEventId)}\n\n`,
   keepalive: () => ': keepalive\n\n',
   end: (reason, lastEventId) => `event: ${reason}\ndata: ${endJson(reason, lastEventId)}\n\n`,
@@ -79,6 +71,8 @@ export const sseFormat: StreamFormat = {
 function dtLine(objectJson: string, eventType: string): string {
   return `{"result":{"event":${objectJson.slice(0, -1)},"eventType":${JSON.stringify(eventType)}}}}\n`;
 }
+
+const NDJSON_LINE = new WireForm('ndjson', ({ event, json }) => Buffer.from(dtLine(json, event.event)));
 
 /**
  * `application/x-ndjson` in Disruptive Technologies' stream shape
@@ -93,7 +87,7 @@ export const ndjsonFormat: StreamFormat = {
   name: 'ndjson',
   contentType: 'application/x-ndjson; charset=utf-8',
   connected: (group) => `{"result":{"event":{"eventType":"connected","group":${JSON.stringify(group)}}}}\n`,
-  event: cachedFrames((e) => dtLine(eventJson(e), e.event)),
+  event: (e) => e.wire(NDJSON_LINE),
   reset: (requested, lastEventId) => dtLine(resetJson(requested, lastEventId), 'reset'),
   keepalive: () => '{"result":{"event":{"eventType":"ping"}}}\n',
   end: (reason, lastEventId) => `{"error":${endJson(reason, lastEventId)}}\n`,

@@ -1,6 +1,5 @@
 import type { RawData } from 'ws';
-import type { DeviceEvent } from '../bus/device-event';
-import { eventJson } from '../bus/device-event';
+import { WireForm } from '../bus/encoded-event';
 import type { JsonLimits } from '../common/json-limits';
 import { jsonTextProblem } from '../common/json-limits';
 import { textFrame } from '../common/websocket-frame';
@@ -85,17 +84,8 @@ export function encodeWsFrame(frame: WsServerFrame): string {
   return JSON.stringify(frame);
 }
 
-const wireCache = new WeakMap<DeviceEvent, Buffer>();
-
 /** The event as a complete WebSocket text frame, built once and written as is to every connection. */
-export function eventWire(event: DeviceEvent): Buffer {
-  let wire = wireCache.get(event);
-  if (wire === undefined) {
-    wire = textFrame(Buffer.from(eventJson(event)));
-    wireCache.set(event, wire);
-  }
-  return wire;
-}
+export const WS_EVENT_FRAME = new WireForm('ws', (e) => textFrame(Buffer.from(e.json)));
 
 /** `/ws/iot/{type}/` or `/ws/iot/{type}/{id}/`, trailing slash optional. */
 const PATH = /^\/ws\/iot\/([^/]+)(?:\/([^/]+))?\/?$/;

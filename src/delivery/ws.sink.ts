@@ -1,43 +1,34 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import type { DeviceEvent } from '../bus/device-event';
+import type { EncodedEvent } from '../bus/encoded-event';
+import { PreEncodedWriter } from '../common/websocket-frame';
 import type { DeliverySink, EndReason } from './delivery-sink';
 import { endJson, resetJson } from './stream-format';
-import { END_CLOSE, eventWire } from './ws-frames';
+import { END_CLOSE, WS_EVENT_FRAME } from './ws-frames';
 
 /**
  * One raw WebSocket client. Events go out as frames built once per event
- * (`eventWire`) and written to the upgraded socket as they are, corked for
- * the rest of the tick so a batch leaves in one write. `ws` still owns
- * reading, pings and the close handshake; without permessage-deflate it
- * writes its own frames synchronously to the same socket, so frames never
- * interleave, and nothing is written once it is closing.
+ * (`WS_EVENT_FRAME`), written to the upgraded socket as they are
+ * (PreEncodedWriter); everything else goes through `ws`.
  */
 export class WsSink implements DeliverySink {
   readonly transport = 'ws' as const;
-  private corked = false;
+  private readonly writer: PreEncodedWriter;
 
   constructor(
     private readonly ws: WebSocket,
-    private readonly raw: Duplex,
+    raw: Duplex,
     private readonly endTimeoutMs: number,
-  ) {}
+  ) {
+    this.writer = new PreEncodedWriter(ws, raw);
+  }
 
   bufferedBytes(): number {
     return this.ws.bufferedAmount;
   }
 
-  event(event: DeviceEvent): void {
-    if (this.ws.readyState !== this.ws.OPEN) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.raw.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.raw.uncork();
-      });
-    }
-    this.raw.write(eventWire(event));
+  event(event: EncodedEvent): void {
+    this.writer.write(event.wire(WS_EVENT_FRAME));
   }
 
   reset(requested: string, lastEventId: string): void {

@@ -1,13 +1,17 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { OnModuleDestroy } from '@nestjs/common';
+import { Inject, Logger } from '@nestjs/common';
+import type { OnGatewayConnection, OnGatewayInit } from '@nestjs/websockets';
+import { WebSocketGateway } from '@nestjs/websockets';
 import type { RawData, WebSocket } from 'ws';
-import { WebSocketServer } from 'ws';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
+import { logUnexpected } from '../common/domain-error';
+import type { RawWsGatewayOptions, RawWsServer } from '../common/gateway.adapter';
+import { emptyAnswer } from '../common/gateway.adapter';
 import { jsonTextProblem } from '../common/json-limits';
-import { UpgradeRouter } from '../common/upgrade-router';
+import { PreEncodedWriter, closeWithin } from '../common/websocket-frame';
 import { PeerLimits } from './connection-limits';
 import { SignallingAuthService } from './signalling-auth.service';
 import type { ClientFrame } from './signalling-frames';
@@ -22,78 +26,59 @@ export const SIGNALLING_PATH = '/v1';
  * requestId, JSON escapes) may add this much on top.
  */
 export const ENVELOPE_ALLOWANCE = 2048;
+/** RFC 6455's close code for an unexpected failure on the server. */
+const INTERNAL_ERROR = 1011;
 /** How long shutdown waits for peers to answer the close handshake. */
 const CLOSE_WAIT_MS = 2000;
 
 /**
- * The WebSocket edge of signalling at `/v1` on the shared HTTP server:
- * authenticates the upgrade, applies the per-connection limits, parses
- * frames and hands each to the hub; maps failures to `error` frames and
- * close codes once, here.
+ * The WebSocket edge of signalling at `/v1` on the shared HTTP server,
+ * through GatewayAdapter: refuses upgrades during shutdown, authenticates
+ * after the handshake (close codes), applies the per-connection limits,
+ * parses frames and hands each to the hub; maps failures to `error` frames
+ * and close codes once, here.
  */
-@Injectable()
-export class SignallingGateway implements OnModuleInit, OnModuleDestroy {
+@WebSocketGateway<RawWsGatewayOptions>({
+  transport: 'ws',
+  path: SIGNALLING_PATH,
+  owns: (pathname) => pathname === SIGNALLING_PATH,
+})
+export class SignallingGateway implements OnGatewayInit, OnGatewayConnection, OnModuleDestroy {
   private readonly logger = new Logger('Signalling');
-  private readonly wss: WebSocketServer;
   private readonly sockets = new Set<WebSocket>();
   private stopping = false;
 
   constructor(
-    private readonly router: UpgradeRouter,
     private readonly auth: SignallingAuthService,
     private readonly hub: SignallingHubService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {
-    // Oversized frames are closed with 1009 by `ws` itself.
-    this.wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: config.maxMessageSize + ENVELOPE_ALLOWANCE,
-      clientTracking: false,
-    });
-  }
+  ) {}
 
-  onModuleInit(): void {
-    this.router.register((pathname) => pathname === SIGNALLING_PATH, this.upgrade);
+  afterInit(server: RawWsServer): void {
+    // Oversized frames are closed with 1009 by `ws` itself.
+    server.maxPayload = this.config.maxMessageSize + ENVELOPE_ALLOWANCE;
+    server.admit = () => (this.stopping ? emptyAnswer('503 Service Unavailable', 'Retry-After: 1\r\n') : undefined);
   }
 
   /** Shutdown (issue #4): `going_away` and 1001 to every peer, then a short wait for their close. */
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
     this.hub.goAway();
-    const open = [...this.sockets];
-    await Promise.race([
-      Promise.all(
-        open.map(
-          (ws) => new Promise<void>((done) => (ws.readyState === ws.CLOSED ? done() : ws.once('close', () => done()))),
-        ),
-      ),
-      new Promise<void>((done) => setTimeout(done, CLOSE_WAIT_MS).unref()),
-    ]);
-    for (const ws of this.sockets) ws.terminate();
-    this.wss.close();
+    await closeWithin(this.sockets, CLOSE_WAIT_MS);
   }
 
-  private readonly upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (this.stopping) {
-      socket.end(
-        'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n',
-      );
-      return;
-    }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, socket));
-  };
-
-  private accept(ws: WebSocket, req: IncomingMessage, raw: Duplex): void {
+  handleConnection(ws: WebSocket, req: IncomingMessage): void {
     // Errors (an oversized frame, bad UTF-8) are answered by `ws` with a close code; nothing else to do.
     ws.on('error', (err) => this.logger.debug(`socket error: ${err.message}`));
     const query = new URL(req.url ?? '/', 'http://x').searchParams;
     let peer: SignallingPeer;
     try {
       const { identity, keyLimit } = this.auth.admit(query, req.headers.origin);
-      peer = this.hub.connect(identity, adapt(ws, raw), keyLimit, req.socket.remoteAddress);
+      peer = this.hub.connect(identity, adapt(ws, req.socket), keyLimit, req.socket.remoteAddress);
     } catch (err) {
       if (err instanceof SignallingClose) return ws.close(err.closeCode, err.reason);
-      throw err;
+      const id = logUnexpected(this.logger, err);
+      return ws.close(INTERNAL_ERROR, `internal error (correlation id ${id})`);
     }
     this.sockets.add(ws);
 
@@ -154,17 +139,13 @@ function dataBytes(frame: ClientFrame): number {
 
 /**
  * A peer's socket. Frames arrive as complete WebSocket frames built once per
- * message and are written to the upgraded TCP socket as they are: fan-out
- * then costs one write per recipient and no per-recipient framing. `ws`
- * still owns reading, pings and the close handshake; without
- * permessage-deflate it writes its own frames synchronously to the same
- * socket, so frames never interleave, and nothing is written once it closes.
+ * message (`OutboundFrame.wire`) and are written to the upgraded socket as
+ * they are (PreEncodedWriter): fan-out costs one write per recipient.
  */
 function adapt(ws: WebSocket, raw: Duplex): PeerSocket {
+  const writer = new PreEncodedWriter(ws, raw);
   return {
-    send: (frame) => {
-      if (ws.readyState === ws.OPEN) raw.write(frame.wire);
-    },
+    send: (frame) => writer.write(frame.wire),
     close: (code, reason) => ws.close(code, reason),
     get bufferedAmount() {
       return ws.bufferedAmount;
