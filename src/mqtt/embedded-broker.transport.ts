@@ -267,6 +267,9 @@ export class EmbeddedBrokerTransport extends MqttTransport {
         return done(refusal(`Not authorized: ${decision.reason}`, NOT_AUTHORIZED), false);
       }
       if (decision.kind === 'device') {
+        // A certificate names a device as surely as a password: the same client id rule (issue #18).
+        const taken = this.clientIdRefusal(client, decision.identity);
+        if (taken !== undefined) return done(taken, false);
         this.identities.set(client, decision.identity);
         return done(null, true);
       }
@@ -285,16 +288,8 @@ export class EmbeddedBrokerTransport extends MqttTransport {
           this.denials.log('credentials', `Refused MQTT client ${client.id}: bad username or password for ${username}`);
           return done(refusal('Bad username or password', BAD_USERNAME_OR_PASSWORD), false);
         }
-        if (!this.assignedIds.has(client) && !this.acl.ownsClientId(identity, client.id)) {
-          this.denials.log(
-            'client-id',
-            `Refused MQTT client ${client.id} (${describeWho(identity)}): its client id must be ${identity.username} (or empty), so that it cannot take over another client's session`,
-          );
-          return done(
-            refusal(`Identifier rejected: the client id must be ${identity.username}`, IDENTIFIER_REJECTED),
-            false,
-          );
-        }
+        const taken = this.clientIdRefusal(client, identity);
+        if (taken !== undefined) return done(taken, false);
         this.identities.set(client, identity);
         let sessions = this.sessions.get(identity.username);
         if (sessions === undefined) this.sessions.set(identity.username, (sessions = new Set()));
@@ -308,6 +303,17 @@ export class EmbeddedBrokerTransport extends MqttTransport {
       },
       (err: unknown) => done(refusal(`Authentication failed: ${String(err)}`, NOT_AUTHORIZED), false),
     );
+  }
+
+  /** CONNACK 2 for a client id that is not the identity's own (TopicAcl.ownsClientId); empty ids are fresh. */
+  private clientIdRefusal(client: Client, identity: MqttIdentity): AuthenticateError | undefined {
+    if (identity.kind === 'anonymous' || this.assignedIds.has(client) || this.acl.ownsClientId(identity, client.id))
+      return undefined;
+    this.denials.log(
+      'client-id',
+      `Refused MQTT client ${client.id} (${describeWho(identity)}): its client id must be ${identity.username} (or empty), so that it cannot take over another client's session`,
+    );
+    return refusal(`Identifier rejected: the client id must be ${identity.username}`, IDENTIFIER_REJECTED);
   }
 
   /**
@@ -371,7 +377,10 @@ export class EmbeddedBrokerTransport extends MqttTransport {
    * once its event is committed; this connection's reader waits meanwhile.
    */
   private ingestAcknowledged(ingest: Ingest, message: InboundMessage, done: (error: Error | null) => void): void {
-    ingest(message, this.acks.afterCommit({}, () => done(null)));
+    ingest(
+      message,
+      this.acks.afterCommit({}, () => done(null)),
+    );
   }
 
   /** A refused subscription is answered with SUBACK 0x80 (failure); the connection stays. */
