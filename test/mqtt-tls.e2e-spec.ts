@@ -2,6 +2,7 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import mqtt from 'mqtt';
+import WebSocket from 'ws';
 import { MqttTransport } from '../src/mqtt/mqtt-transport';
 import type { TestApp } from './support/app';
 import { bootApp } from './support/app';
@@ -40,6 +41,7 @@ describe('embedded MQTT broker over TLS', () => {
       MQTT_TLS_CERT: live.cert,
       MQTT_TLS_KEY: live.key,
       MQTT_TLS_CA: ca.certFile,
+      ALLOWED_ORIGINS: 'https://devices.example',
     });
     const described = app.app.get(MqttTransport).describe();
     urls = { tls: described.tls ?? '', wss: described.secureWebsocket ?? '' };
@@ -258,6 +260,50 @@ describe('embedded MQTT broker over TLS', () => {
     await connect({ ...password, clientId: 'weatherstation/pw-x' });
     await connect({ ...certificate, clientId: 'weatherstation/cert-x' });
     await connect({ ...certificate, clientId: '' });
+  });
+
+  it("refuses a cross-origin wss:// upgrade that rides on a browser's client certificate; listed origins and passwords are served", async () => {
+    const ws = await watch('weatherstation', 'ws-origin');
+    const certificate = withCertificate(certs.client('ws-origin', 'weatherstation/ws-origin', ca));
+    /** The HTTP answer to a WebSocket upgrade with the certificate: refused with its body, or 101. */
+    const upgrade = (origin: string): Promise<{ status: number; body?: unknown }> =>
+      new Promise((resolve, reject) => {
+        const raw = new WebSocket(urls.wss, ['mqtt'], { ...certificate, ...trust(), headers: { Origin: origin } });
+        raw.once('unexpected-response', (_req, res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+        });
+        raw.once('open', () => {
+          raw.terminate();
+          resolve({ status: 101 });
+        });
+        raw.once('error', reject);
+      });
+    for (const origin of ['https://evil.example', 'null', app.url]) {
+      expect(await upgrade(origin)).toEqual({
+        status: 403,
+        body: {
+          error: 'origin_not_allowed',
+          message: expect.stringContaining(
+            "may not connect with the browser's client certificate: list it in ALLOWED_ORIGINS",
+          ),
+        },
+      });
+    }
+    expect(await upgrade('https://devices.example')).toEqual({ status: 101 });
+    const viaPage = (origin: string, options: mqtt.IClientOptions): Promise<mqtt.MqttClient> =>
+      connect({ ...options, wsOptions: { headers: { Origin: origin } } }, urls.wss);
+    const listed = await viaPage('https://devices.example', certificate);
+    await listed.publishAsync('things/weatherstation/ws-origin/data', JSON.stringify({ n: 1 }), { qos: 1 });
+    // Without a certificate the page writes the credentials into the CONNECT itself: no Origin rule.
+    const creds = await mint('weatherstation', 'ws-origin-pw');
+    const byPassword = await viaPage('https://evil.example', creds);
+    await byPassword.publishAsync('things/weatherstation/ws-origin-pw/data', JSON.stringify({ n: 2 }), { qos: 1 });
+    // Not a browser (no Origin): served as before.
+    const device = await connect(certificate, urls.wss);
+    await device.publishAsync('things/weatherstation/ws-origin/data', JSON.stringify({ n: 3 }), { qos: 1 });
+    expect((await ws.waitForEvents(2)).map((e) => e.data)).toEqual([{ n: 1 }, { n: 3 }]);
   });
 
   it('serves a rotated certificate to new connections once its files change; open connections stay', async () => {

@@ -7,6 +7,7 @@ import type { HttpAdapterHost } from '@nestjs/core';
 import { Aedes } from 'aedes';
 import type { AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
+import { OriginPolicy } from '../auth/origin-policy';
 import type { AppConfig } from '../config/app-config';
 import type { UpgradeRouter } from '../common/upgrade-router';
 import { clientCertificateOf, decideByCertificate } from './client-certificate';
@@ -123,10 +124,14 @@ export class EmbeddedBrokerTransport extends MqttTransport {
     try {
       this.tcpAddress = await this.listenTcp(broker);
       if (this.config.mqtt.tls !== undefined) {
-        this.tls = new TlsListener(this.config.mqtt.tls, {
-          mqtt: (socket) => broker.handle(socket),
-          upgrade: (req, socket, head) => this.upgradeWebSocket(req, socket, head),
-        });
+        this.tls = new TlsListener(
+          this.config.mqtt.tls,
+          {
+            mqtt: (socket) => broker.handle(socket),
+            upgrade: (req, socket, head) => this.upgradeWebSocket(req, socket, head),
+          },
+          new OriginPolicy(this.config),
+        );
         this.tlsAddress = await this.tls.listen(this.config.http.host);
       }
     } catch (err) {
