@@ -21,6 +21,7 @@ import { RateLimitedLog } from './rate-limited-log';
 import type { MqttIdentity } from './topic-acl';
 import { TopicAcl } from './topic-acl';
 import { TlsListener } from './tls-listener';
+import { guardPacketSize } from './packet-size-guard';
 
 /**
  * Messages the broker hands to subscribers at once before it queues more
@@ -120,14 +121,14 @@ export class EmbeddedBrokerTransport extends MqttTransport {
 
     // Big enough that an oversized MQTT payload still reaches ingestion and is counted as a reject;
     // far bigger frames close the socket (1009) instead of filling memory.
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: 2 * this.config.maxMessageSize + 65_536 });
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.maxPacketBytes });
     try {
       this.tcpAddress = await this.listenTcp(broker);
       if (this.config.mqtt.tls !== undefined) {
         this.tls = new TlsListener(
           this.config.mqtt.tls,
           {
-            mqtt: (socket) => broker.handle(socket),
+            mqtt: (socket) => this.handle(broker, socket),
             upgrade: (req, socket, head) => this.upgradeWebSocket(req, socket, head),
           },
           new OriginPolicy(this.config),
@@ -212,7 +213,7 @@ export class EmbeddedBrokerTransport extends MqttTransport {
 
   private listenTcp(broker: Aedes): Promise<AddressInfo> {
     const { port } = this.config.mqtt;
-    this.tcp = createServer((socket) => broker.handle(socket));
+    this.tcp = createServer((socket) => this.handle(broker, socket));
     return listenOrExplain(
       this.tcp,
       port,
@@ -234,8 +235,24 @@ export class EmbeddedBrokerTransport extends MqttTransport {
     wss.handleUpgrade(req, socket, head, (ws) => {
       const stream = createWebSocketStream(ws);
       stream.on('error', (err) => this.logger.debug(`MQTT over WebSocket: ${err.message}`));
-      broker.handle(stream, req);
+      this.handle(broker, stream, req);
     });
+  }
+
+  /** Big enough that an oversized payload still reaches ingestion and is counted as a reject. */
+  private get maxPacketBytes(): number {
+    return 2 * this.config.maxMessageSize + 65_536;
+  }
+
+  /** Every connection, on every listener: no packet may be longer than maxPacketBytes (packet-size-guard.ts). */
+  private handle(broker: Aedes, conn: Duplex, req?: IncomingMessage): void {
+    broker.handle(conn, req);
+    guardPacketSize(conn, this.maxPacketBytes, (length) =>
+      this.denials.log(
+        'packet-size',
+        `Closed an MQTT connection that announced a ${length}-byte packet (at most ${this.maxPacketBytes}, twice MAX_MESSAGE_SIZE and 64 KB)`,
+      ),
+    );
   }
 
   /**
