@@ -2,6 +2,7 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import mqtt from 'mqtt';
+import WebSocket from 'ws';
 import { MqttTransport } from '../src/mqtt/mqtt-transport';
 import type { TestApp } from './support/app';
 import { bootApp } from './support/app';
@@ -40,6 +41,7 @@ describe('embedded MQTT broker over TLS', () => {
       MQTT_TLS_CERT: live.cert,
       MQTT_TLS_KEY: live.key,
       MQTT_TLS_CA: ca.certFile,
+      ALLOWED_ORIGINS: 'https://devices.example',
     });
     const described = app.app.get(MqttTransport).describe();
     urls = { tls: described.tls ?? '', wss: described.secureWebsocket ?? '' };
@@ -166,6 +168,142 @@ describe('embedded MQTT broker over TLS', () => {
     expect(await refusal({ username: 'weatherstation/ws-1', password: 'guess' })).toMatch(/Bad username or password/);
     await witness.publishAsync('things/weatherstation/ws-7/data', JSON.stringify({ ok: true }), { qos: 1 });
     expect((await ws.waitForEvents(1))[0].data).toEqual({ ok: true });
+  });
+
+  /** A device with a persistent session that keeps every command it receives; listens before the CONNACK. */
+  const persistent = (options: mqtt.IClientOptions): Promise<{ client: mqtt.MqttClient; commands: string[] }> => {
+    const client = mqtt.connect(urls.tls, {
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      clean: false,
+      ...trust(),
+      ...options,
+    });
+    clients.push(client);
+    const commands: string[] = [];
+    client.on('message', (_topic, payload) =>
+      commands.push((JSON.parse(payload.toString()) as { command: string }).command),
+    );
+    return new Promise((resolve, reject) => {
+      client.once('connect', () => resolve({ client, commands }));
+      client.once('error', reject);
+    });
+  };
+  const command = async (id: string, name: string): Promise<void> => {
+    const res = await fetch(`${app.url}/api/devices/weatherstation/${id}/commands`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${app.adminToken}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ command: name, payload: {} }),
+    });
+    expect(res.status).toBe(202);
+  };
+  const status = async (id: string): Promise<string> => {
+    const res = await fetch(`${app.url}/api/devices/weatherstation/${id}`, {
+      headers: { Authorization: `Bearer ${app.clientToken}` },
+    });
+    return ((await res.json()) as { status: string }).status;
+  };
+
+  it.each([
+    ['cert-a', 'cert-b'],
+    ['cert-b', 'cert-a'],
+  ])(
+    'refuses certificate device %s the client id of certificate device %s: the victim keeps its session and its queued command',
+    async (attackerId, victimId) => {
+      const attacker = withCertificate(certs.client(`take-${attackerId}`, `weatherstation/${attackerId}`, ca));
+      const victim = withCertificate(certs.client(`kept-${victimId}`, `weatherstation/${victimId}`, ca));
+      const victimClientId = `weatherstation/${victimId}`;
+      const cmd = `things/weatherstation/${victimId}/cmd`;
+      const queued = `queued-for-${victimId}`;
+      const after = `after-for-${victimId}`;
+
+      const away = await persistent({ ...victim, clientId: victimClientId });
+      await away.client.subscribeAsync(cmd, { qos: 1 });
+      await away.client.publishAsync(`things/weatherstation/${victimId}/status`, JSON.stringify({ status: 'online' }), {
+        qos: 1,
+      });
+      await waitFor(async () => ((await status(victimId)) === 'online' ? true : undefined), 'the victim online');
+      await away.client.endAsync();
+      await command(victimId, queued);
+
+      // The other device's certificate is trusted, but names another device than the client id.
+      expect(await refusalOf(() => persistent({ ...attacker, clientId: victimClientId }))).toMatch(
+        /Identifier rejected/,
+      );
+
+      const back = await persistent({ ...victim, clientId: victimClientId });
+      await waitFor(() => (back.commands.includes(queued) ? true : undefined), `${queued} at the victim`);
+
+      // Refused again while the victim is connected: it is not kicked off.
+      expect(await refusalOf(() => persistent({ ...attacker, clientId: victimClientId, clean: true }))).toMatch(
+        /Identifier rejected/,
+      );
+      await command(victimId, after);
+      await waitFor(() => (back.commands.includes(after) ? true : undefined), `${after} at the victim`);
+      expect(back.client.connected).toBe(true);
+      expect(await status(victimId)).toBe('online');
+
+      // The refused device is served as itself.
+      const own = await persistent({ ...attacker, clientId: `weatherstation/${attackerId}`, clean: true });
+      await own.client.publishAsync(`things/weatherstation/${attackerId}/data`, JSON.stringify({ t: 1 }), { qos: 1 });
+      expect(own.client.connected).toBe(true);
+      await back.client.endAsync();
+    },
+  );
+
+  it("refuses a password device a certificate device's client id, and a certificate device a password device's", async () => {
+    const password = await mint('weatherstation', 'pw-x');
+    const certificate = withCertificate(certs.client('cert-x', 'weatherstation/cert-x', ca));
+    expect(await refusal({ ...password, clientId: 'weatherstation/cert-x' })).toMatch(/Identifier rejected/);
+    expect(await refusal({ ...certificate, clientId: 'weatherstation/pw-x' })).toMatch(/Identifier rejected/);
+    // Each as itself (the certificate's CN is its username), and with an empty client id.
+    await connect({ ...password, clientId: 'weatherstation/pw-x' });
+    await connect({ ...certificate, clientId: 'weatherstation/cert-x' });
+    await connect({ ...certificate, clientId: '' });
+  });
+
+  it("refuses a cross-origin wss:// upgrade that rides on a browser's client certificate; listed origins and passwords are served", async () => {
+    const ws = await watch('weatherstation', 'ws-origin');
+    const certificate = withCertificate(certs.client('ws-origin', 'weatherstation/ws-origin', ca));
+    /** The HTTP answer to a WebSocket upgrade with the certificate: refused with its body, or 101. */
+    const upgrade = (origin: string): Promise<{ status: number; body?: unknown }> =>
+      new Promise((resolve, reject) => {
+        const raw = new WebSocket(urls.wss, ['mqtt'], { ...certificate, ...trust(), headers: { Origin: origin } });
+        raw.once('unexpected-response', (_req, res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+        });
+        raw.once('open', () => {
+          raw.terminate();
+          resolve({ status: 101 });
+        });
+        raw.once('error', reject);
+      });
+    for (const origin of ['https://evil.example', 'null', app.url]) {
+      expect(await upgrade(origin)).toEqual({
+        status: 403,
+        body: {
+          error: 'origin_not_allowed',
+          message: expect.stringContaining(
+            "may not connect with the browser's client certificate: list it in ALLOWED_ORIGINS",
+          ),
+        },
+      });
+    }
+    expect(await upgrade('https://devices.example')).toEqual({ status: 101 });
+    const viaPage = (origin: string, options: mqtt.IClientOptions): Promise<mqtt.MqttClient> =>
+      connect({ ...options, wsOptions: { headers: { Origin: origin } } }, urls.wss);
+    const listed = await viaPage('https://devices.example', certificate);
+    await listed.publishAsync('things/weatherstation/ws-origin/data', JSON.stringify({ n: 1 }), { qos: 1 });
+    // Without a certificate the page writes the credentials into the CONNECT itself: no Origin rule.
+    const creds = await mint('weatherstation', 'ws-origin-pw');
+    const byPassword = await viaPage('https://evil.example', creds);
+    await byPassword.publishAsync('things/weatherstation/ws-origin-pw/data', JSON.stringify({ n: 2 }), { qos: 1 });
+    // Not a browser (no Origin): served as before.
+    const device = await connect(certificate, urls.wss);
+    await device.publishAsync('things/weatherstation/ws-origin/data', JSON.stringify({ n: 3 }), { qos: 1 });
+    expect((await ws.waitForEvents(2)).map((e) => e.data)).toEqual([{ n: 1 }, { n: 3 }]);
   });
 
   it('serves a rotated certificate to new connections once its files change; open connections stay', async () => {

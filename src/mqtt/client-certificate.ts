@@ -25,7 +25,7 @@ export function clientCertificateOf(client: Client): ClientCertificate | undefin
   return socket instanceof TLSSocket ? clientCertificate(socket) : undefined;
 }
 
-function clientCertificate(socket: TLSSocket): ClientCertificate {
+export function clientCertificate(socket: TLSSocket): ClientCertificate {
   const certificate = socket.getPeerCertificate();
   // Node gives an empty object when the client sent no certificate.
   if (Object.keys(certificate).length === 0) return { kind: 'none' };

@@ -7,6 +7,7 @@ import type { HttpAdapterHost } from '@nestjs/core';
 import { Aedes } from 'aedes';
 import type { AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
+import { OriginPolicy } from '../auth/origin-policy';
 import type { AppConfig } from '../config/app-config';
 import type { UpgradeRouter } from '../common/upgrade-router';
 import { clientCertificateOf, decideByCertificate } from './client-certificate';
@@ -20,6 +21,7 @@ import { RateLimitedLog } from './rate-limited-log';
 import type { MqttIdentity } from './topic-acl';
 import { TopicAcl } from './topic-acl';
 import { TlsListener } from './tls-listener';
+import { guardPacketSize } from './packet-size-guard';
 
 /**
  * Messages the broker hands to subscribers at once before it queues more
@@ -119,14 +121,18 @@ export class EmbeddedBrokerTransport extends MqttTransport {
 
     // Big enough that an oversized MQTT payload still reaches ingestion and is counted as a reject;
     // far bigger frames close the socket (1009) instead of filling memory.
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: 2 * this.config.maxMessageSize + 65_536 });
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.maxPacketBytes });
     try {
       this.tcpAddress = await this.listenTcp(broker);
       if (this.config.mqtt.tls !== undefined) {
-        this.tls = new TlsListener(this.config.mqtt.tls, {
-          mqtt: (socket) => broker.handle(socket),
-          upgrade: (req, socket, head) => this.upgradeWebSocket(req, socket, head),
-        });
+        this.tls = new TlsListener(
+          this.config.mqtt.tls,
+          {
+            mqtt: (socket) => this.handle(broker, socket),
+            upgrade: (req, socket, head) => this.upgradeWebSocket(req, socket, head),
+          },
+          new OriginPolicy(this.config),
+        );
         this.tlsAddress = await this.tls.listen(this.config.http.host);
       }
     } catch (err) {
@@ -207,7 +213,7 @@ export class EmbeddedBrokerTransport extends MqttTransport {
 
   private listenTcp(broker: Aedes): Promise<AddressInfo> {
     const { port } = this.config.mqtt;
-    this.tcp = createServer((socket) => broker.handle(socket));
+    this.tcp = createServer((socket) => this.handle(broker, socket));
     return listenOrExplain(
       this.tcp,
       port,
@@ -229,8 +235,24 @@ export class EmbeddedBrokerTransport extends MqttTransport {
     wss.handleUpgrade(req, socket, head, (ws) => {
       const stream = createWebSocketStream(ws);
       stream.on('error', (err) => this.logger.debug(`MQTT over WebSocket: ${err.message}`));
-      broker.handle(stream, req);
+      this.handle(broker, stream, req);
     });
+  }
+
+  /** Big enough that an oversized payload still reaches ingestion and is counted as a reject. */
+  private get maxPacketBytes(): number {
+    return 2 * this.config.maxMessageSize + 65_536;
+  }
+
+  /** Every connection, on every listener: no packet may be longer than maxPacketBytes (packet-size-guard.ts). */
+  private handle(broker: Aedes, conn: Duplex, req?: IncomingMessage): void {
+    broker.handle(conn, req);
+    guardPacketSize(conn, this.maxPacketBytes, (length) =>
+      this.denials.log(
+        'packet-size',
+        `Closed an MQTT connection that announced a ${length}-byte packet (at most ${this.maxPacketBytes}, twice MAX_MESSAGE_SIZE and 64 KB)`,
+      ),
+    );
   }
 
   /**
@@ -267,6 +289,9 @@ export class EmbeddedBrokerTransport extends MqttTransport {
         return done(refusal(`Not authorized: ${decision.reason}`, NOT_AUTHORIZED), false);
       }
       if (decision.kind === 'device') {
+        // A certificate names a device as surely as a password: the same client id rule (issue #18).
+        const taken = this.clientIdRefusal(client, decision.identity);
+        if (taken !== undefined) return done(taken, false);
         this.identities.set(client, decision.identity);
         return done(null, true);
       }
@@ -285,16 +310,8 @@ export class EmbeddedBrokerTransport extends MqttTransport {
           this.denials.log('credentials', `Refused MQTT client ${client.id}: bad username or password for ${username}`);
           return done(refusal('Bad username or password', BAD_USERNAME_OR_PASSWORD), false);
         }
-        if (!this.assignedIds.has(client) && !this.acl.ownsClientId(identity, client.id)) {
-          this.denials.log(
-            'client-id',
-            `Refused MQTT client ${client.id} (${describeWho(identity)}): its client id must be ${identity.username} (or empty), so that it cannot take over another client's session`,
-          );
-          return done(
-            refusal(`Identifier rejected: the client id must be ${identity.username}`, IDENTIFIER_REJECTED),
-            false,
-          );
-        }
+        const taken = this.clientIdRefusal(client, identity);
+        if (taken !== undefined) return done(taken, false);
         this.identities.set(client, identity);
         let sessions = this.sessions.get(identity.username);
         if (sessions === undefined) this.sessions.set(identity.username, (sessions = new Set()));
@@ -308,6 +325,17 @@ export class EmbeddedBrokerTransport extends MqttTransport {
       },
       (err: unknown) => done(refusal(`Authentication failed: ${String(err)}`, NOT_AUTHORIZED), false),
     );
+  }
+
+  /** CONNACK 2 for a client id that is not the identity's own (TopicAcl.ownsClientId); empty ids are fresh. */
+  private clientIdRefusal(client: Client, identity: MqttIdentity): AuthenticateError | undefined {
+    if (identity.kind === 'anonymous' || this.assignedIds.has(client) || this.acl.ownsClientId(identity, client.id))
+      return undefined;
+    this.denials.log(
+      'client-id',
+      `Refused MQTT client ${client.id} (${describeWho(identity)}): its client id must be ${identity.username} (or empty), so that it cannot take over another client's session`,
+    );
+    return refusal(`Identifier rejected: the client id must be ${identity.username}`, IDENTIFIER_REJECTED);
   }
 
   /**
@@ -371,7 +399,10 @@ export class EmbeddedBrokerTransport extends MqttTransport {
    * once its event is committed; this connection's reader waits meanwhile.
    */
   private ingestAcknowledged(ingest: Ingest, message: InboundMessage, done: (error: Error | null) => void): void {
-    ingest(message, this.acks.afterCommit({}, () => done(null)));
+    ingest(
+      message,
+      this.acks.afterCommit({}, () => done(null)),
+    );
   }
 
   /** A refused subscription is answered with SUBACK 0x80 (failure); the connection stays. */

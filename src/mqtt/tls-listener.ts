@@ -5,7 +5,10 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { createServer as createTlsServer } from 'node:tls';
 import { Logger } from '@nestjs/common';
+import type { OriginPolicy } from '../auth/origin-policy';
+import { refuseUpgrade } from '../auth/origin-policy';
 import type { BrokerTlsConfig } from '../config/app-config';
+import { clientCertificate } from './client-certificate';
 import { CertificateFiles } from './certificate-files';
 import { listenOrExplain } from './listen';
 
@@ -43,6 +46,7 @@ export class TlsListener {
   constructor(
     private readonly config: BrokerTlsConfig,
     private readonly handlers: TlsListenerHandlers,
+    private readonly origins: OriginPolicy,
   ) {
     this.files = new CertificateFiles(config);
     const loaded = this.files.load();
@@ -56,7 +60,15 @@ export class TlsListener {
     this.tls.on('secureConnection', (socket) => this.route(socket));
     this.tls.on('tlsClientError', (err) => this.logger.debug(`TLS handshake: ${err.message}`));
     this.http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (new URL(req.url ?? '/', 'https://x').pathname === '/mqtt') return handlers.upgrade(req, socket, head);
+      if (new URL(req.url ?? '/', 'https://x').pathname === '/mqtt') {
+        // A browser's certificate is an ambient credential, like a cookie (issue #18, OriginPolicy).
+        const refused =
+          clientCertificate(req.socket as TLSSocket).kind === 'trusted'
+            ? this.origins.certificateRefusal(req.headers)
+            : undefined;
+        if (refused !== undefined) return refuseUpgrade(socket, refused);
+        return handlers.upgrade(req, socket, head);
+      }
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     });
     this.http.on('clientError', (_err, socket) => socket.destroy());

@@ -78,7 +78,8 @@ export class TopicAcl {
   /**
    * A client id names an MQTT session, and a second connection with the same
    * id ends the first and inherits its queued messages (MQTT-3.1.4-2). So a
-   * client with credentials may use only its username as its id
+   * client with credentials (a password, or a device certificate whose CN is
+   * the username) may use only its username as its id
    * (`{type}/{id}` for a device, the name for a gateway: names have no `/`,
    * so no two identities share one), and no client can take over another's
    * session (issue #18). Anonymous clients have no identity to bind to.
