@@ -291,7 +291,7 @@ describe('SignallingHubService', () => {
       hub.handle(watcher.peer, sub('things/**'));
       hub.handle(operator.peer, pub('things/camera/front/cmd', { command: 'snapshot', payload: { hd: true } }, 'c1'));
       await settle();
-      expect(sent).toEqual([['camera', 'front', 'snapshot', { hd: true }]]);
+      expect(sent).toEqual([['camera', 'front', 'snapshot', { hd: true }, undefined, 'signalling']]);
       expect(operator.socket.frames.at(-1)).toEqual({ type: 'ack', requestId: 'c1' });
       expect(watcher.socket.ofType('message')).toEqual([
         {
