@@ -8,8 +8,10 @@ import { AppModule } from './app.module';
 import { DomainErrorFilter } from './common/domain-error.filter';
 import { jsonTextProblem } from './common/json-limits';
 import { UpgradeRouter } from './common/upgrade-router';
+import { validationPipe } from './common/validate';
 import type { AppConfig } from './config/app-config';
 import { BatchWriter } from './database/batch-writer';
+import { ApiDocsService } from './docs/api-docs.service';
 import { JsonLogger } from './observability/json-logger';
 import { rejoinRequestContext, requestContext, withConnectionId } from './observability/request-context';
 
@@ -54,6 +56,9 @@ export async function startApp(config: AppConfig): Promise<RunningApp> {
   app.useBodyParser('json', { limit: config.maxMessageSize, verify } as { limit: number });
   app.use(rejoinRequestContext());
   app.useGlobalFilters(new DomainErrorFilter());
+  // Every `@Body/@Query/@Param({ schema })` is checked here; a failure is one 400 naming each field (common/validate.ts).
+  app.useGlobalPipes(validationPipe());
+  app.get(ApiDocsService).attach(app);
   const server = app.getHttpServer();
   server.on('upgrade', withConnectionId(app.get(UpgradeRouter).handle));
   await app.listen(config.http.port, config.http.host);
