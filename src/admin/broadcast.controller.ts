@@ -4,8 +4,7 @@ import type { DeviceEvent } from '../bus/device-event';
 import type { BroadcastBody } from './broadcast.dto';
 import { BROADCAST_BODY } from './broadcast.dto';
 import { BroadcastService } from './broadcast.service';
-import { ApiTags } from '@nestjs/swagger';
-import { AdminAuth, Answers, ApiDoc, Invalid, Unauthorized, ref } from '../docs/api-docs.decorators';
+import { AdminAuth, Answers, ApiDoc, ApiTags, Invalid, ref, Unauthorized } from '../docs/api-docs.decorators';
 
 /** DeviceHub's manual broadcast (bridge.md, "REST and admin"). */
 @Controller('admin')

@@ -2,8 +2,7 @@ import { Controller, Get, Param, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { DomainError, NotFoundError } from '../common/domain-error';
 import { assetPath, dashboardDir } from './dashboard-assets';
-import { ApiParam, ApiTags } from '@nestjs/swagger';
-import { AnswersContent, ApiDoc, Fails, NotFound } from '../docs/api-docs.decorators';
+import { AnswersContent, ApiDoc, ApiParam, ApiTags, Fails, NotFound } from '../docs/api-docs.decorators';
 
 const HTML = { 'text/html': { schema: { type: 'string' as const } } };
 

@@ -3,8 +3,16 @@ import { ClientAuthGuard } from '../auth/auth.guards';
 import { NotFoundError } from '../common/domain-error';
 import type { CommandSpec, ReadingSpec } from '../config/device-types';
 import { DeviceTypes } from '../config/device-types';
-import { ApiParam, ApiTags } from '@nestjs/swagger';
-import { Answers, ApiDoc, ClientAuth, NotFound, Unauthorized, ref } from '../docs/api-docs.decorators';
+import {
+  Answers,
+  ApiDoc,
+  ApiParam,
+  ApiTags,
+  ClientAuth,
+  NotFound,
+  ref,
+  Unauthorized,
+} from '../docs/api-docs.decorators';
 
 /** A declared device type as clients read it (the DEVICE_TYPES file's own field names). */
 export interface DeviceTypeView {

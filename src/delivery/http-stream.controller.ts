@@ -10,8 +10,16 @@ import { DeliveryStreamService } from './delivery-stream.service';
 import { Heartbeats } from './heartbeats';
 import { HttpStreamSink } from './http-stream.sink';
 import { negotiateFormat } from './stream-format';
-import { ApiHeader, ApiParam, ApiTags } from '@nestjs/swagger';
-import { AnswersContent, ApiDoc, ClientAuth, Invalid, Unauthorized } from '../docs/api-docs.decorators';
+import {
+  AnswersContent,
+  ApiDoc,
+  ApiHeader,
+  ApiParam,
+  ApiTags,
+  ClientAuth,
+  Invalid,
+  Unauthorized,
+} from '../docs/api-docs.decorators';
 import { SSE_DESCRIPTION, STREAM_CONTENT, STREAM_HEADERS } from '../docs/openapi.stream-schemas';
 
 /**

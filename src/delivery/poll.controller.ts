@@ -8,8 +8,15 @@ import { POLL_QUERY } from './delivery.dto';
 import { DeliveryStreamService } from './delivery-stream.service';
 import type { PollAnswer } from './poll.service';
 import { PollService } from './poll.service';
-import { ApiParam, ApiTags } from '@nestjs/swagger';
-import { AnswersContent, ApiDoc, ClientAuth, Invalid, Unauthorized } from '../docs/api-docs.decorators';
+import {
+  AnswersContent,
+  ApiDoc,
+  ApiParam,
+  ApiTags,
+  ClientAuth,
+  Invalid,
+  Unauthorized,
+} from '../docs/api-docs.decorators';
 import { POLL_RESPONSE } from '../docs/openapi.stream-schemas';
 
 /** Browsers without a token or `client_id` are told apart by this cookie. */

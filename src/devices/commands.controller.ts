@@ -6,8 +6,16 @@ import type { CommandBody } from './commands.dto';
 import { COMMAND_BODY } from './commands.dto';
 import type { CommandSender } from './commands.service';
 import { CommandsService } from './commands.service';
-import { ApiParam, ApiSecurity, ApiTags } from '@nestjs/swagger';
-import { Answers, ApiDoc, ClientAuth, Fails, Unauthorized } from '../docs/api-docs.decorators';
+import {
+  Answers,
+  ApiDoc,
+  ApiParam,
+  ApiSecurity,
+  ApiTags,
+  ClientAuth,
+  Fails,
+  Unauthorized,
+} from '../docs/api-docs.decorators';
 import { COMMAND_ANSWER, COMMAND_SENT, COMMAND_TIMEOUT } from './commands.dto';
 
 /** `POST /api/devices/{type}/{id}/commands` (bridge.md, "REST and admin"). */

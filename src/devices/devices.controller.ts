@@ -7,8 +7,17 @@ import type { ReadingsAnswer } from './devices.service';
 import { DevicesService } from './devices.service';
 import type { ReadingsQuery } from './readings-query';
 import { READINGS_QUERY } from './readings-query';
-import { ApiParam, ApiTags } from '@nestjs/swagger';
-import { Answers, ApiDoc, ClientAuth, Invalid, NotFound, Unauthorized, ref } from '../docs/api-docs.decorators';
+import {
+  Answers,
+  ApiDoc,
+  ApiParam,
+  ApiTags,
+  ClientAuth,
+  Invalid,
+  NotFound,
+  ref,
+  Unauthorized,
+} from '../docs/api-docs.decorators';
 
 /** The registry and readings history (bridge.md, "REST and admin"). */
 @Controller('api/devices')

@@ -1,6 +1,5 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
-import { Answers, AnswersContent, ApiDoc } from './api-docs.decorators';
+import { Answers, AnswersContent, ApiDoc, ApiTags } from './api-docs.decorators';
 import { ApiDocsService } from './api-docs.service';
 import type { OpenApiDocument } from './openapi.types';
 

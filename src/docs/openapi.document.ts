@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
+import type * as Swagger from '@nestjs/swagger';
 import type { OpenAPIObject } from '@nestjs/swagger';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { applyApiDocs } from './api-docs.decorators';
 import { SCHEMAS } from './openapi.schemas';
 import { STREAM_SCHEMAS } from './openapi.stream-schemas';
 import type { OpenApiDocument } from './openapi.types';
@@ -29,7 +30,12 @@ function jsonSchemaOf(schema: unknown, { schemaType }: { schemaType: 'input' | '
  * and every answer against it.
  */
 export function openApiDocument(app: INestApplication, version: string): OpenApiDocument {
-  const config = new DocumentBuilder()
+  // Loaded here, on the first request for the document, not at start-up (api-docs.decorators.ts).
+  // `require`, not `import()`: the build is CommonJS, and Jest's module loader takes no dynamic import.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const swagger = require('@nestjs/swagger') as typeof Swagger;
+  applyApiDocs(swagger);
+  const config = new swagger.DocumentBuilder()
     .setOpenAPIVersion('3.1.0')
     .setTitle('DeviceHub Bridge')
     .setVersion(version)
@@ -58,7 +64,7 @@ export function openApiDocument(app: INestApplication, version: string): OpenApi
     )
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN.' }, 'admin')
     .build();
-  const document: OpenAPIObject = SwaggerModule.createDocument(app, config, {
+  const document: OpenAPIObject = swagger.SwaggerModule.createDocument(app, config, {
     autoTagControllers: false,
     operationIdFactory: (_controller, method) => method,
     standardSchemaConverter: jsonSchemaOf,

@@ -2,8 +2,7 @@ import { Controller, Get, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import type { HealthReport } from './health.service';
 import { HealthService } from './health.service';
-import { ApiTags } from '@nestjs/swagger';
-import { Answers, ApiDoc, ref } from '../docs/api-docs.decorators';
+import { Answers, ApiDoc, ApiTags, ref } from '../docs/api-docs.decorators';
 
 @Controller('health')
 @ApiTags('service')

@@ -6,8 +6,7 @@ import type { DeviceCredentialsParams, GatewayBody } from './credentials.dto';
 import { DEVICE_CREDENTIALS_PARAMS, GATEWAY_BODY } from './credentials.dto';
 import type { MintedCredentials } from './credentials.service';
 import { CredentialsService } from './credentials.service';
-import { ApiTags } from '@nestjs/swagger';
-import { AdminAuth, Answers, ApiDoc, Fails, Invalid, Unauthorized, ref } from '../docs/api-docs.decorators';
+import { AdminAuth, Answers, ApiDoc, ApiTags, Fails, Invalid, ref, Unauthorized } from '../docs/api-docs.decorators';
 
 /**
  * Embedded-broker credentials (bridge.md, "REST and admin"). The password is

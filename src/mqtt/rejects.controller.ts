@@ -5,8 +5,7 @@ import type { RejectsQuery } from './rejects.dto';
 import { REJECTS_QUERY } from './rejects.dto';
 import type { RejectView } from './rejects.service';
 import { RejectsService } from './rejects.service';
-import { ApiTags } from '@nestjs/swagger';
-import { AdminAuth, Answers, ApiDoc, Invalid, Unauthorized, ref } from '../docs/api-docs.decorators';
+import { AdminAuth, Answers, ApiDoc, ApiTags, Invalid, ref, Unauthorized } from '../docs/api-docs.decorators';
 
 /** Rejected MQTT messages, for inspection (bridge.md, "REST and admin"). */
 @Controller('admin/rejects')

@@ -1,7 +1,6 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { MetricsService } from './metrics.service';
-import { ApiTags } from '@nestjs/swagger';
-import { AnswersContent, ApiDoc } from '../docs/api-docs.decorators';
+import { AnswersContent, ApiDoc, ApiTags } from '../docs/api-docs.decorators';
 
 /** Prometheus scrape endpoint. Open like /health: it carries counts, no device data. */
 @Controller('metrics')

@@ -3,8 +3,16 @@ import { AdminGuard } from '../auth/auth.guards';
 import { NotFoundError } from '../common/domain-error';
 import type { PeerInfo } from './peer-info';
 import { SignallingHubService } from './signalling-hub.service';
-import { ApiParam, ApiTags } from '@nestjs/swagger';
-import { AdminAuth, Answers, ApiDoc, NotFound, Unauthorized, ref } from '../docs/api-docs.decorators';
+import {
+  AdminAuth,
+  Answers,
+  ApiDoc,
+  ApiParam,
+  ApiTags,
+  NotFound,
+  ref,
+  Unauthorized,
+} from '../docs/api-docs.decorators';
 
 /** Connected signalling peers, on every instance: list them, disconnect one (close 4020). */
 @Controller()

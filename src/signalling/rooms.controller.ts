@@ -4,8 +4,17 @@ import type { RoomBindingView } from './room-bindings.service';
 import type { RoomBody } from './rooms.dto';
 import { ROOM_BODY } from './rooms.dto';
 import { RoomBindingsService } from './room-bindings.service';
-import { ApiParam, ApiTags } from '@nestjs/swagger';
-import { AdminAuth, Answers, ApiDoc, Invalid, NotFound, Unauthorized, ref } from '../docs/api-docs.decorators';
+import {
+  AdminAuth,
+  Answers,
+  ApiDoc,
+  ApiParam,
+  ApiTags,
+  Invalid,
+  NotFound,
+  ref,
+  Unauthorized,
+} from '../docs/api-docs.decorators';
 
 const ROOM = { name: 'room', description: 'Room name.', example: 'lobby' };
 

@@ -3,8 +3,7 @@ import { AdminGuard } from '../auth/auth.guards';
 import { TokenService } from '../auth/token.service';
 import type { MintRequest } from '../auth/token.service';
 import { MINT_TOKEN_BODY } from './tokens.dto';
-import { ApiTags } from '@nestjs/swagger';
-import { AdminAuth, Answers, ApiDoc, Invalid, Unauthorized, ref } from '../docs/api-docs.decorators';
+import { AdminAuth, Answers, ApiDoc, ApiTags, Invalid, ref, Unauthorized } from '../docs/api-docs.decorators';
 
 /** `POST /v1/tokens` (signalling-protocol.md, "JWT"): a backend mints client tokens with the admin credential. */
 @Controller('v1/tokens')
