@@ -9,8 +9,10 @@ import { DomainErrorFilter } from './common/domain-error.filter';
 import { GatewayAdapter } from './common/gateway.adapter';
 import { jsonTextProblem } from './common/json-limits';
 import { UpgradeRouter } from './common/upgrade-router';
+import { validationPipe } from './common/validate';
 import type { AppConfig } from './config/app-config';
 import { BatchWriter } from './database/batch-writer';
+import { ApiDocsService } from './docs/api-docs.service';
 import { JsonLogger } from './observability/json-logger';
 import { rejoinRequestContext, requestContext, withConnectionId } from './observability/request-context';
 
@@ -58,6 +60,9 @@ export async function startApp(config: AppConfig): Promise<RunningApp> {
   // Nest's gateways (ws, socket.io, signalling) reach the shared port through the one UpgradeRouter.
   const upgrades = app.get(UpgradeRouter);
   app.useWebSocketAdapter(new GatewayAdapter(app, upgrades, config.maxMessageSize));
+  // Every `@Body/@Query/@Param({ schema })` is checked here; a failure is one 400 naming each field (common/validate.ts).
+  app.useGlobalPipes(validationPipe());
+  app.get(ApiDocsService).attach(app);
   const server = app.getHttpServer();
   server.on('upgrade', withConnectionId(upgrades.handle));
   await app.listen(config.http.port, config.http.host);

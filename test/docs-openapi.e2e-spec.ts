@@ -141,6 +141,34 @@ describe('API docs', () => {
     expect(documentedRoutes(doc)).toEqual(servedRoutes(app));
   });
 
+  it('gives every operation a unique id, a summary, a success answer and a body schema, and resolves every $ref', () => {
+    const problems: string[] = [];
+    const ids = new Set<string>();
+    for (const [path, item] of Object.entries(doc.paths)) {
+      for (const method of METHODS) {
+        const op = item[method];
+        if (!op) continue;
+        const route = `${method} ${path}`;
+        if (ids.has(op.operationId)) problems.push(`${route}: operationId ${op.operationId} twice`);
+        ids.add(op.operationId);
+        if (!op.summary) problems.push(`${route}: no summary`);
+        if (!Object.keys(op.responses).some((s) => s.startsWith('2'))) problems.push(`${route}: no 2xx response`);
+        for (const name of path.match(/\{\w+\}/g) ?? []) {
+          const param = name.slice(1, -1);
+          if (!op.parameters?.some((p) => p.in === 'path' && p.name === param)) problems.push(`${route}: no ${name}`);
+        }
+        if ((method === 'post' || method === 'put') && !route.includes('/credentials') && !op.requestBody) {
+          problems.push(`${route}: no request body schema`);
+        }
+      }
+    }
+    const refs = JSON.stringify(doc).match(/#\/components\/schemas\/\w+/g) ?? [];
+    for (const name of refs.map((r) => r.split('/').pop() as string)) {
+      if (!(name in doc.components.schemas)) problems.push(`unknown $ref ${name}`);
+    }
+    expect(problems).toEqual([]);
+  });
+
   it('serves the document as a page at /docs, one entry per operation', async () => {
     const { text, headers } = await call('GET', '/docs');
     expect(headers.get('content-type')).toMatch(/^text\/html/);

@@ -1,29 +1,26 @@
 import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
 import { AdminGuard } from '../auth/auth.guards';
-import { BodyReader } from '../common/validate';
 import type { DeviceEvent } from '../bus/device-event';
+import type { BroadcastBody } from './broadcast.dto';
+import { BROADCAST_BODY } from './broadcast.dto';
 import { BroadcastService } from './broadcast.service';
+import { AdminAuth, Answers, ApiDoc, ApiTags, Invalid, ref, Unauthorized } from '../docs/api-docs.decorators';
 
 /** DeviceHub's manual broadcast (bridge.md, "REST and admin"). */
 @Controller('admin')
 @UseGuards(AdminGuard)
+@ApiTags('admin')
+@AdminAuth()
 export class BroadcastController {
   constructor(private readonly broadcasts: BroadcastService) {}
 
   @Post('broadcast')
   @HttpCode(200)
-  async broadcast(@Body() body: unknown): Promise<DeviceEvent> {
-    const r = new BodyReader(body);
-    const deviceType = r.name('device_type');
-    const deviceId = r.name('device_id');
-    const eventType = r.string('event_type', /^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1 to 64 letters, digits, _ . : or -');
-    const data = r.object('data');
-    r.done();
-    return this.broadcasts.broadcast(
-      deviceType as string,
-      deviceId as string,
-      eventType as string,
-      data as Record<string, unknown>,
-    );
+  @ApiDoc('broadcast', "DeviceHub's manual broadcast: an event delivered on every transport like an ingested one")
+  @Answers(200, 'The event, with its log position.', ref('DeviceEvent'))
+  @Invalid()
+  @Unauthorized()
+  async broadcast(@Body({ schema: BROADCAST_BODY }) body: BroadcastBody): Promise<DeviceEvent> {
+    return this.broadcasts.broadcast(body.device_type, body.device_id, body.event_type, body.data);
   }
 }

@@ -2,6 +2,9 @@ import { Controller, Get, Param, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { DomainError, NotFoundError } from '../common/domain-error';
 import { assetPath, dashboardDir } from './dashboard-assets';
+import { AnswersContent, ApiDoc, ApiParam, ApiTags, Fails, NotFound } from '../docs/api-docs.decorators';
+
+const HTML = { 'text/html': { schema: { type: 'string' as const } } };
 
 /**
  * Everything the page loads comes from here: no CDN, and the browser talks
@@ -25,13 +28,21 @@ const CONTENT_SECURITY_POLICY = [
  * from `?token=` itself; serving it needs none (it holds no device data).
  */
 @Controller()
+@ApiTags('service')
 export class DashboardController {
   @Get()
+  @ApiDoc('dashboard', 'The operator dashboard (open it as `/?token=…`, the URL printed at start-up)')
+  @AnswersContent(200, 'The page.', HTML)
+  @Fails(503, 'Not built: run `npm run build`.')
   index(@Res() res: Response): void {
     this.send(res, 'index.html');
   }
 
   @Get('dashboard/:file')
+  @ApiDoc('dashboardAsset', "The dashboard's scripts and styles")
+  @ApiParam({ name: 'file', description: 'A built asset such as `app.js` or `app.css`.' })
+  @AnswersContent(200, 'The asset.', undefined)
+  @NotFound('asset')
   asset(@Param('file') file: string, @Res() res: Response): void {
     this.send(res, file);
   }

@@ -3,6 +3,16 @@ import { ClientAuthGuard } from '../auth/auth.guards';
 import { NotFoundError } from '../common/domain-error';
 import type { CommandSpec, ReadingSpec } from '../config/device-types';
 import { DeviceTypes } from '../config/device-types';
+import {
+  Answers,
+  ApiDoc,
+  ApiParam,
+  ApiTags,
+  ClientAuth,
+  NotFound,
+  ref,
+  Unauthorized,
+} from '../docs/api-docs.decorators';
 
 /** A declared device type as clients read it (the DEVICE_TYPES file's own field names). */
 export interface DeviceTypeView {
@@ -19,10 +29,21 @@ export interface DeviceTypeView {
  */
 @Controller('api/device-types')
 @UseGuards(ClientAuthGuard)
+@ApiTags('devices')
+@ClientAuth()
 export class DeviceTypesController {
   constructor(private readonly types: DeviceTypes) {}
 
   @Get(':type')
+  @ApiDoc(
+    'getDeviceType',
+    'A declared device type: its readings (type, unit, range) and commands (payload fields)',
+    'From the DEVICE_TYPES file. Undeclared types answer 404: when undeclared types are accepted they take any readings and any command.',
+  )
+  @ApiParam({ name: 'type', description: 'Device type.', example: 'weatherstation' })
+  @Answers(200, 'The declaration.', ref('DeviceType'))
+  @Unauthorized()
+  @NotFound('declared device type')
   get(@Param('type') type: string): DeviceTypeView {
     const spec = this.types.get(type);
     if (spec === undefined) {

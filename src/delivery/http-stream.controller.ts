@@ -4,17 +4,23 @@ import type { AuthedRequest } from '../auth/auth.guards';
 import { ClientAuthGuard } from '../auth/auth.guards';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
+import type { StreamQuery } from './delivery.dto';
+import { STREAM_QUERY } from './delivery.dto';
 import { DeliveryStreamService } from './delivery-stream.service';
 import { Heartbeats } from './heartbeats';
 import { HttpStreamSink } from './http-stream.sink';
 import { negotiateFormat } from './stream-format';
-
-export interface StreamQuery {
-  /** Repeated for a list: `event_types=data&event_types=status`. */
-  event_types?: string | string[];
-  last_event_id?: string;
-  ping_interval?: string;
-}
+import {
+  AnswersContent,
+  ApiDoc,
+  ApiHeader,
+  ApiParam,
+  ApiTags,
+  ClientAuth,
+  Invalid,
+  Unauthorized,
+} from '../docs/api-docs.decorators';
+import { SSE_DESCRIPTION, STREAM_CONTENT, STREAM_HEADERS } from '../docs/openapi.stream-schemas';
 
 /**
  * DeviceHub's SSE paths `/iot/stream/{type}/` and `/iot/stream/{type}/{id}/`
@@ -25,6 +31,8 @@ export interface StreamQuery {
  */
 @Controller('iot/stream')
 @UseGuards(ClientAuthGuard)
+@ApiTags('delivery')
+@ClientAuth()
 export class HttpStreamController {
   constructor(
     private readonly delivery: DeliveryStreamService,
@@ -33,10 +41,25 @@ export class HttpStreamController {
   ) {}
 
   @Get([':type', ':type/:id'])
+  @ApiDoc(
+    'stream',
+    'Live events of a device type (`_all`: every type) or of one device, SSE or NDJSON',
+    'Replays the events after the resume position, then continues live: no gap and no duplicate.',
+  )
+  @ApiParam({ name: 'type', description: 'Device type (`_all` for every type).', example: 'weatherstation' })
+  @ApiHeader({
+    name: 'Last-Event-ID',
+    required: false,
+    description:
+      'Resume after this event id; EventSource sends it on its own reconnects, and it wins over `last_event_id`.',
+  })
+  @AnswersContent(200, SSE_DESCRIPTION, STREAM_CONTENT, STREAM_HEADERS)
+  @Invalid()
+  @Unauthorized()
   stream(
     @Param('type') deviceType: string,
     @Param('id') deviceId: string | undefined,
-    @Query() query: StreamQuery,
+    @Query({ schema: STREAM_QUERY }) query: StreamQuery,
     @Req() req: AuthedRequest,
     @Res() res: Response,
   ): void {

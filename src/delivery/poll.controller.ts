@@ -3,23 +3,24 @@ import { Controller, Get, Param, Query, Req, Res, UseGuards } from '@nestjs/comm
 import type { Response } from 'express';
 import type { AuthedRequest } from '../auth/auth.guards';
 import { ClientAuthGuard } from '../auth/auth.guards';
+import type { PollQuery } from './delivery.dto';
+import { POLL_QUERY } from './delivery.dto';
 import { DeliveryStreamService } from './delivery-stream.service';
 import type { PollAnswer } from './poll.service';
-import { POLL_LIMIT_DEFAULT, POLL_LIMIT_MAX, POLL_WAIT_MAX_SEC, PollService } from './poll.service';
-
-export interface PollQuery {
-  cursor?: string;
-  last_event_id?: string;
-  limit?: string;
-  wait?: string;
-  /** Repeated for a list: `event_types=data&event_types=status`. */
-  event_types?: string | string[];
-  client_id?: string;
-}
+import { PollService } from './poll.service';
+import {
+  AnswersContent,
+  ApiDoc,
+  ApiParam,
+  ApiTags,
+  ClientAuth,
+  Invalid,
+  Unauthorized,
+} from '../docs/api-docs.decorators';
+import { POLL_RESPONSE } from '../docs/openapi.stream-schemas';
 
 /** Browsers without a token or `client_id` are told apart by this cookie. */
 const CLIENT_COOKIE = 'poll_client';
-const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /**
  * DeviceHub's polling paths `/iot/poll/{type}/` and `/iot/poll/{type}/{id}/`.
@@ -28,6 +29,8 @@ const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
  */
 @Controller('iot/poll')
 @UseGuards(ClientAuthGuard)
+@ApiTags('delivery')
+@ClientAuth()
 export class PollController {
   constructor(
     private readonly delivery: DeliveryStreamService,
@@ -35,21 +38,22 @@ export class PollController {
   ) {}
 
   @Get([':type', ':type/:id'])
+  @ApiDoc(
+    'poll',
+    'Poll the events of a device type (`_all`: every type) or of one device',
+    'Without a cursor, the events since this client\'s previous poll of the path (its very first poll answers none and the current cursor). "This client" is `client_id`, else the token\'s `sub`, else the `poll_client` cookie.',
+  )
+  @ApiParam({ name: 'type', description: 'Device type (`_all` for every type).', example: 'weatherstation' })
+  @AnswersContent(200, POLL_RESPONSE.description, POLL_RESPONSE.content, POLL_RESPONSE.headers)
+  @Invalid()
+  @Unauthorized()
   async poll(
     @Param('type') deviceType: string,
     @Param('id') deviceId: string | undefined,
-    @Query() query: PollQuery,
+    @Query({ schema: POLL_QUERY }) query: PollQuery,
     @Req() req: AuthedRequest,
     @Res({ passthrough: true }) res: Response,
   ): Promise<PollAnswer> {
-    const problems: Record<string, string> = {};
-    const limit = boundedNumber(query.limit, POLL_LIMIT_DEFAULT, 1, POLL_LIMIT_MAX, true);
-    if (limit === undefined) problems.limit = `must be an integer from 1 to ${POLL_LIMIT_MAX}`;
-    const wait = boundedNumber(query.wait, 0, 0, POLL_WAIT_MAX_SEC, false);
-    if (wait === undefined) problems.wait = `must be a number of seconds from 0 to ${POLL_WAIT_MAX_SEC}`;
-    if (query.client_id !== undefined && !CLIENT_ID.test(query.client_id)) {
-      problems.client_id = 'must be 1 to 128 letters, digits or _.:-';
-    }
     const cursorParam = query.cursor !== undefined ? 'cursor' : 'last_event_id';
     const selection = this.delivery.select(
       {
@@ -58,7 +62,6 @@ export class PollController {
         eventTypes: query.event_types,
         lastEventId: query.cursor ?? query.last_event_id,
         positionParam: cursorParam,
-        problems,
       },
       req.claims,
     );
@@ -66,8 +69,8 @@ export class PollController {
     res.on('close', () => aborted.abort());
     return this.polls.poll({
       selection,
-      limit: limit as number,
-      waitMs: (wait as number) * 1000,
+      limit: query.limit,
+      waitMs: query.wait * 1000,
       clientKey: this.clientKey(query, req, res),
       selectionKey: `${deviceType}/${deviceId ?? ''}?${[...(selection.filter.eventTypes ?? [])].sort().join(',')}`,
       signal: aborted.signal,
@@ -83,18 +86,4 @@ export class PollController {
     res.cookie(CLIENT_COOKIE, assigned, { httpOnly: true, sameSite: 'lax', path: '/iot/poll' });
     return `cookie:${assigned}`;
   }
-}
-
-/** The parameter as a number within bounds, `fallback` when absent, undefined when invalid. */
-function boundedNumber(
-  text: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-  integer: boolean,
-): number | undefined {
-  if (text === undefined || text === '') return fallback;
-  if (!(integer ? /^\d{1,6}$/ : /^\d{1,6}(\.\d{1,3})?$/).test(text)) return undefined;
-  const value = Number(text);
-  return value >= min && value <= max ? value : undefined;
 }

@@ -1,5 +1,7 @@
-import { InvalidRequestError } from '../common/domain-error';
-import { NAME_PATTERN } from '../common/validate';
+import { z } from 'zod';
+import { NAME_PATTERN, queryNumber, queryText } from '../common/validate';
+import { ref } from '../docs/openapi.schemas';
+import type { Schema } from '../docs/openapi.types';
 import type { Device } from './device.entity';
 import type { Bucket, ReadingRow } from './devices.repository';
 
@@ -65,34 +67,55 @@ export interface DeviceListQuery {
   offset: number;
 }
 
-export function parseDeviceListQuery(query: Record<string, unknown>): DeviceListQuery {
-  const problems: Record<string, string> = {};
-  const text = (name: string): string | undefined => {
-    const value = query[name];
-    if (value === undefined || value === '') return undefined;
-    if (typeof value === 'string') return value;
-    problems[name] = 'must be given once';
-    return undefined;
-  };
-  const integer = (name: string, fallback: number, min: number, max: number): number => {
-    const value = text(name);
-    if (value === undefined) return fallback;
-    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max)
-      problems[name] = `must be an integer from ${min} to ${max}`;
-    return Number(value);
-  };
-  const deviceType = text('device_type');
-  if (deviceType !== undefined && !NAME_PATTERN.test(deviceType)) problems.device_type = 'must be a device type';
-  const status = text('status');
-  if (status !== undefined && !/^[a-z_]{1,32}$/.test(status))
-    problems.status = 'must be a status such as online or offline';
-  const limit = integer('limit', DEFAULT_DEVICES_LIMIT, 1, MAX_DEVICES_LIMIT);
-  const offset = integer('offset', 0, 0, Number.MAX_SAFE_INTEGER);
-  if (Object.keys(problems).length > 0) throw new InvalidRequestError(problems);
-  return {
-    ...(deviceType !== undefined ? { deviceType } : {}),
-    ...(status !== undefined ? { status } : {}),
-    limit,
-    offset,
-  };
-}
+/** `?device_type=`, `?status=`, `?limit=` (1000, at most 10000), `?offset=`. */
+export const DEVICE_LIST_QUERY = z
+  .object({
+    device_type: queryText(NAME_PATTERN, 'must be a device type').meta({ description: 'Only this type.' }),
+    status: queryText(/^[a-z_]{1,32}$/, 'must be a status such as online or offline').meta({
+      description: 'Only this status, e.g. `online`.',
+    }),
+    limit: queryNumber({
+      min: 1,
+      max: MAX_DEVICES_LIMIT,
+      fallback: DEFAULT_DEVICES_LIMIT,
+      message: `must be an integer from 1 to ${MAX_DEVICES_LIMIT}`,
+    }).meta({ description: `Page size (default ${DEFAULT_DEVICES_LIMIT}).` }),
+    offset: queryNumber({
+      min: 0,
+      max: Number.MAX_SAFE_INTEGER,
+      fallback: 0,
+      message: `must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}`,
+    }).meta({ description: 'Devices to skip (default 0).' }),
+  })
+  .transform((q): DeviceListQuery => ({
+    ...(q.device_type !== undefined ? { deviceType: q.device_type } : {}),
+    ...(q.status !== undefined ? { status: q.status } : {}),
+    limit: q.limit,
+    offset: q.offset,
+  }));
+
+/** What `GET …/readings` answers (documented in /docs). */
+export const READINGS_ANSWER: Schema = {
+  oneOf: [
+    {
+      type: 'object',
+      required: ['device_type', 'device_id', 'readings'],
+      properties: {
+        device_type: { type: 'string' },
+        device_id: { type: 'string' },
+        readings: { type: 'array', items: ref('Reading') },
+      },
+    },
+    {
+      type: 'object',
+      required: ['device_type', 'device_id', 'interval', 'agg', 'buckets'],
+      properties: {
+        device_type: { type: 'string' },
+        device_id: { type: 'string' },
+        interval: { type: 'string' },
+        agg: { type: 'string' },
+        buckets: { type: 'array', items: ref('Bucket') },
+      },
+    },
+  ],
+};

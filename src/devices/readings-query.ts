@@ -1,4 +1,5 @@
-import { InvalidRequestError } from '../common/domain-error';
+import { z } from 'zod';
+import { parseOrThrow, queryNumber, queryText } from '../common/validate';
 import type { Aggregate } from './devices.repository';
 
 export const DEFAULT_READINGS_LIMIT = 1000;
@@ -9,6 +10,7 @@ const MIN_INTERVAL_MS = 1000;
 const MAX_INTERVAL_MS = 366 * 86_400_000;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
 const EPOCH_MS = /^\d{1,15}$/;
+const INTERVAL = /^(\d{1,6})([smhd])$/;
 
 /** `GET /api/devices/{type}/{id}/readings` parameters, validated. */
 export interface ReadingsQuery {
@@ -27,65 +29,70 @@ export interface ReadingsQuery {
   keep: 'earliest' | 'latest';
 }
 
-/** Parses the query string; throws one 400 naming each bad parameter. */
+const TIME_RULE = 'must be an ISO 8601 time or milliseconds since the epoch';
+const time = (description: string): z.ZodType<number | undefined, string | undefined> =>
+  queryText(/^.{1,64}$/, TIME_RULE)
+    .transform((value, ctx) => {
+      if (value === undefined) return undefined;
+      const ms = EPOCH_MS.test(value) ? Number(value) : ISO_TIME.test(value) ? Date.parse(value) : Number.NaN;
+      if (!Number.isNaN(ms)) return ms;
+      ctx.addIssue({ code: 'custom', message: TIME_RULE });
+      return z.NEVER;
+    })
+    .meta({ description });
+
+/** `?start&end` (ISO 8601 or epoch ms), `?limit`, `?reading`, `?interval=1m&agg=avg|min|max|count`. */
+export const READINGS_QUERY = z
+  .object({
+    start: time('Inclusive; ISO 8601 or epoch milliseconds.'),
+    end: time('Inclusive; ISO 8601 or epoch milliseconds.'),
+    limit: queryNumber({
+      min: 1,
+      max: MAX_READINGS_LIMIT,
+      fallback: DEFAULT_READINGS_LIMIT,
+      message: `must be an integer from 1 to ${MAX_READINGS_LIMIT}`,
+    }).meta({ description: `Samples (or buckets) at most (default ${DEFAULT_READINGS_LIMIT}).` }),
+    reading: queryText(/^[^\s]{1,128}$/, 'must be a reading name').meta({
+      description: 'Only this reading, e.g. `temperature`.',
+    }),
+    interval: queryText(INTERVAL, 'must be a duration from 1s to 366d such as 30s, 1m, 15m, 1h or 1d').meta({
+      description: 'Bucket width, `1s` to `366d` (e.g. `30s`, `1m`, `1h`).',
+    }),
+    agg: queryText(new RegExp(`^(${AGGREGATES.join('|')})$`), `must be one of ${AGGREGATES.join(', ')}`).meta({
+      description: 'Bucket aggregate (default `avg`); needs `interval`.',
+      enum: [...AGGREGATES],
+    }),
+  })
+  .transform((q, ctx): ReadingsQuery => {
+    if (q.start !== undefined && q.end !== undefined && q.end < q.start) {
+      ctx.addIssue({ code: 'custom', path: ['end'], message: 'must not be before start' });
+    }
+    let bucket: ReadingsQuery['bucket'];
+    if (q.interval !== undefined) {
+      const match = INTERVAL.exec(q.interval) as RegExpExecArray;
+      const widthMs = Number(match[1]) * INTERVAL_UNITS_MS[match[2]];
+      if (widthMs >= MIN_INTERVAL_MS && widthMs <= MAX_INTERVAL_MS)
+        bucket = { interval: q.interval, widthMs, agg: (q.agg ?? 'avg') as Aggregate };
+      else
+        ctx.addIssue({
+          code: 'custom',
+          path: ['interval'],
+          message: 'must be a duration from 1s to 366d such as 30s, 1m, 15m, 1h or 1d',
+        });
+    } else if (q.agg !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['agg'], message: 'needs interval (for example interval=1m&agg=avg)' });
+    }
+    return {
+      ...(q.start !== undefined ? { startMs: q.start } : {}),
+      ...(q.end !== undefined ? { endMs: q.end } : {}),
+      limit: q.limit,
+      ...(q.reading !== undefined ? { name: q.reading } : {}),
+      ...(bucket ? { bucket } : {}),
+      keep: q.start !== undefined ? 'earliest' : 'latest',
+    };
+  });
+
+/** Parses the query string outside a request; throws one 400 naming each bad parameter. */
 export function parseReadingsQuery(query: Record<string, unknown>): ReadingsQuery {
-  const problems: Record<string, string> = {};
-  const text = (name: string): string | undefined => {
-    const value = query[name];
-    if (value === undefined || value === '') return undefined;
-    if (typeof value !== 'string') {
-      problems[name] = 'must be given once';
-      return undefined;
-    }
-    return value;
-  };
-
-  const time = (name: string): number | undefined => {
-    const value = text(name);
-    if (value === undefined) return undefined;
-    const ms = EPOCH_MS.test(value) ? Number(value) : ISO_TIME.test(value) ? Date.parse(value) : Number.NaN;
-    if (Number.isNaN(ms)) problems[name] = 'must be an ISO 8601 time or milliseconds since the epoch';
-    return Number.isNaN(ms) ? undefined : ms;
-  };
-  const startMs = time('start');
-  const endMs = time('end');
-  if (startMs !== undefined && endMs !== undefined && endMs < startMs) problems.end = 'must not be before start';
-
-  let limit = DEFAULT_READINGS_LIMIT;
-  const limitText = text('limit');
-  if (limitText !== undefined) {
-    limit = Number(limitText);
-    if (!/^\d+$/.test(limitText) || limit < 1 || limit > MAX_READINGS_LIMIT) {
-      problems.limit = `must be an integer from 1 to ${MAX_READINGS_LIMIT}`;
-    }
-  }
-
-  const name = text('reading');
-  if (name !== undefined && !/^[^\s]{1,128}$/.test(name)) problems.reading = 'must be a reading name';
-
-  let bucket: ReadingsQuery['bucket'];
-  const interval = text('interval');
-  const agg = text('agg');
-  if (interval !== undefined) {
-    const match = /^(\d{1,6})([smhd])$/.exec(interval);
-    const widthMs = match ? Number(match[1]) * INTERVAL_UNITS_MS[match[2]] : Number.NaN;
-    if (!(widthMs >= MIN_INTERVAL_MS && widthMs <= MAX_INTERVAL_MS)) {
-      problems.interval = 'must be a duration from 1s to 366d such as 30s, 1m, 15m, 1h or 1d';
-    }
-    if (agg !== undefined && !(AGGREGATES as readonly string[]).includes(agg))
-      problems.agg = `must be one of ${AGGREGATES.join(', ')}`;
-    bucket = { interval, widthMs, agg: (agg ?? 'avg') as Aggregate };
-  } else if (agg !== undefined) {
-    problems.agg = 'needs interval (for example interval=1m&agg=avg)';
-  }
-
-  if (Object.keys(problems).length > 0) throw new InvalidRequestError(problems);
-  return {
-    ...(startMs !== undefined ? { startMs } : {}),
-    ...(endMs !== undefined ? { endMs } : {}),
-    limit,
-    ...(name !== undefined ? { name } : {}),
-    ...(bucket ? { bucket } : {}),
-    keep: startMs !== undefined ? 'earliest' : 'latest',
-  };
+  return parseOrThrow(READINGS_QUERY, query);
 }

@@ -11,7 +11,7 @@ export function docsPage(doc: OpenApiDocument): string {
     for (const method of METHODS) {
       const op = item[method];
       if (!op) continue;
-      const tag = op.tags[0] ?? 'other';
+      const tag = op.tags?.[0] ?? 'other';
       if (!byTag.has(tag)) byTag.set(tag, []);
       byTag.get(tag)?.push({ method, path, op, item });
     }
@@ -43,7 +43,8 @@ export function docsPage(doc: OpenApiDocument): string {
 
 function operation(method: Method, path: string, op: Operation, item: PathItem): string {
   const params = [...(item.parameters ?? []), ...(op.parameters ?? [])];
-  const security = op.security.length === 0 ? 'open' : op.security.map((s) => Object.keys(s).join(' + ')).join(' or ');
+  const security =
+    !op.security || op.security.length === 0 ? 'open' : op.security.map((s) => Object.keys(s).join(' + ')).join(' or ');
   const body = op.requestBody
     ? `<h4>Request body</h4>${Object.entries(op.requestBody.content)
         .map(([type, c]) => `<p class="media">${esc(type)}</p>${schema(c.schema)}${example(c.example)}`)

@@ -1,37 +1,29 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { docsPage } from './docs-page';
-import { openApiDocument } from './openapi.document';
+import { Answers, AnswersContent, ApiDoc, ApiTags } from './api-docs.decorators';
+import { ApiDocsService } from './api-docs.service';
 import type { OpenApiDocument } from './openapi.types';
 
-/** package.json sits two levels up both from src/docs and from dist/docs. */
-function packageVersion(): string {
-  try {
-    return (
-      (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version?: string }).version ??
-      '0.0.0'
-    );
-  } catch {
-    return '0.0.0';
-  }
-}
+const HTML = { 'text/html': { schema: { type: 'string' as const } } };
 
 /** `/docs` (the page) and `/docs/openapi.json`; open like /health, they describe the API and hold no data. */
 @Controller('docs')
+@ApiTags('service')
 export class DocsController {
-  private readonly document = openApiDocument(packageVersion());
-  private readonly page = docsPage(this.document);
+  constructor(private readonly docs: ApiDocsService) {}
 
   @Get()
   @Header('Content-Type', 'text/html; charset=utf-8')
   @Header('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+  @ApiDoc('docsPage', 'This document as a page')
+  @AnswersContent(200, 'The page.', HTML)
   html(): string {
-    return this.page;
+    return this.docs.page();
   }
 
   @Get('openapi.json')
+  @ApiDoc('openApiDocument', 'This document (OpenAPI 3.1)')
+  @Answers(200, 'The document.', { type: 'object' })
   json(): OpenApiDocument {
-    return this.document;
+    return this.docs.document();
   }
 }

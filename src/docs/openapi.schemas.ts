@@ -1,48 +1,8 @@
 import { REJECT_REASONS } from '../mqtt/mqtt-router';
-import type { Operation, Parameter, Response, Schema } from './openapi.types';
+import type { Schema } from './openapi.types';
 
 /** `$ref` to a component schema. */
 export const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
-
-export const json = (schema: Schema, example?: unknown): Record<string, { schema: Schema; example?: unknown }> => ({
-  'application/json': example === undefined ? { schema } : { schema, example },
-});
-
-export const pathParam = (name: string, description: string, example?: string): Parameter => ({
-  name,
-  in: 'path',
-  required: true,
-  description,
-  schema: { type: 'string' },
-  ...(example !== undefined ? { example } : {}),
-});
-
-export const query = (name: string, description: string, schema: Schema = { type: 'string' }): Parameter => ({
-  name,
-  in: 'query',
-  description,
-  schema,
-});
-
-export const TYPE_PARAM = pathParam(
-  'type',
-  'Device type (`_all` for every type on the delivery paths).',
-  'weatherstation',
-);
-export const ID_PARAM = pathParam('id', 'Device id.', 'ws-001');
-
-/** Which credential an operation takes (components.securitySchemes). */
-export const CLIENT: Operation['security'] = [{ clientBearer: [] }, { clientQuery: [] }, { clientCookie: [] }];
-export const ADMIN: Operation['security'] = [{ admin: [] }];
-export const OPEN: Operation['security'] = [];
-
-/** The JSON error every REST failure answers (DomainErrorFilter). */
-export const error = (description: string): Response => ({ description, content: json(ref('Error')) });
-export const INVALID = error('Invalid request: `fields` names each bad parameter or body field.');
-export const UNAUTHORIZED = error(
-  'Missing, invalid or expired credential (`missing_token`, `invalid_token`, `token_expired`, `invalid_admin_token`).',
-);
-export const NOT_FOUND = (what: string): Response => error(`No such ${what}, or not visible to this token.`);
 
 const timestamp: Schema = { type: 'string', format: 'date-time' };
 const nullable = (type: 'number' | 'string'): Schema => ({ type: [type, 'null'] });

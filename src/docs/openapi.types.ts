@@ -1,6 +1,6 @@
 /**
- * The parts of OpenAPI 3.1 this service's document uses, typed so that a
- * misspelt field is a compile error rather than a silently ignored key.
+ * The parts of OpenAPI 3.1 this service's document uses, as @nestjs/swagger
+ * generates them (openapi.document.ts), typed for the page and the tests.
  */
 export interface OpenApiDocument {
   openapi: '3.1.0';
@@ -16,15 +16,15 @@ export const METHODS: readonly Method[] = ['get', 'put', 'post', 'delete', 'patc
 export type PathItem = Partial<Record<Method, Operation>> & { parameters?: Parameter[] };
 
 export interface Operation {
-  tags: string[];
+  tags?: string[];
   summary: string;
   description?: string;
   operationId: string;
   parameters?: Parameter[];
   requestBody?: { required?: boolean; content: Record<string, { schema: Schema; example?: unknown }> };
   responses: Record<string, Response>;
-  /** `[]` for open endpoints; otherwise the schemes that are accepted (any one). */
-  security: Record<string, string[]>[];
+  /** Absent for open endpoints; otherwise the schemes that are accepted (any one). */
+  security?: Record<string, string[]>[];
 }
 
 export interface Parameter {

@@ -1,15 +1,12 @@
 import { Body, Controller, Param, Post, UseGuards } from '@nestjs/common';
 import { AdminGuard } from '../auth/auth.guards';
-import { DomainError, InvalidRequestError } from '../common/domain-error';
-import { BodyReader, NAME_PATTERN } from '../common/validate';
+import { DomainError } from '../common/domain-error';
 import { DeviceTypes } from '../config/device-types';
+import type { DeviceCredentialsParams, GatewayBody } from './credentials.dto';
+import { DEVICE_CREDENTIALS_PARAMS, GATEWAY_BODY } from './credentials.dto';
 import type { MintedCredentials } from './credentials.service';
 import { CredentialsService } from './credentials.service';
-import { FILTER_PATTERN } from './topic-acl';
-
-/** A topic filter a gateway may be given: any filter but `$`-topics, which are the broker's. */
-const GATEWAY_FILTER = new RegExp(`^(?!\\$)${FILTER_PATTERN.source.slice(1)}`);
-const NAME_RULE = 'must be 1 to 128 characters without /, +, # or whitespace';
+import { AdminAuth, Answers, ApiDoc, ApiTags, Fails, Invalid, ref, Unauthorized } from '../docs/api-docs.decorators';
 
 /**
  * Embedded-broker credentials (bridge.md, "REST and admin"). The password is
@@ -17,6 +14,8 @@ const NAME_RULE = 'must be 1 to 128 characters without /, +, # or whitespace';
  */
 @Controller('admin')
 @UseGuards(AdminGuard)
+@ApiTags('admin')
+@AdminAuth()
 export class CredentialsController {
   constructor(
     private readonly credentials: CredentialsService,
@@ -24,11 +23,21 @@ export class CredentialsController {
   ) {}
 
   @Post('devices/:type/:id/credentials')
-  device(@Param('type') type: string, @Param('id') id: string): Promise<MintedCredentials> {
-    const problems: Record<string, string> = {};
-    if (!NAME_PATTERN.test(type)) problems.device_type = NAME_RULE;
-    if (!NAME_PATTERN.test(id)) problems.device_id = NAME_RULE;
-    if (Object.keys(problems).length > 0) throw new InvalidRequestError(problems);
+  @ApiDoc(
+    'mintDeviceCredentials',
+    "Mint (or rotate) a device's MQTT credentials for the embedded broker",
+    'The password is shown once and stored hashed. The device may publish only under `{prefix}/{type}/{id}/…` and subscribe only to its own `cmd`.',
+  )
+  @Answers(201, 'The new credentials.', ref('Credentials'))
+  @Invalid()
+  @Unauthorized()
+  @Fails(
+    409,
+    '`embedded_broker_only`: with MQTT_URL set, devices authenticate at that broker, not with credentials minted here.',
+  )
+  device(
+    @Param({ schema: DEVICE_CREDENTIALS_PARAMS }) { type, id }: DeviceCredentialsParams,
+  ): Promise<MintedCredentials> {
     if (!this.deviceTypes.isAccepted(type)) {
       throw new DomainError('undeclared_type', `Device type ${type} is not declared and undeclared types are refused`);
     }
@@ -37,16 +46,15 @@ export class CredentialsController {
 
   /** `{"name", "topics": [MQTT topic filter…]}`: the gateway publishes and subscribes within those filters. */
   @Post('gateways')
-  gateway(@Body() body: unknown): Promise<MintedCredentials> {
-    const r = new BodyReader(body);
-    const name = r.name('name');
-    const topics = r.stringArray(
-      'topics',
-      GATEWAY_FILTER,
-      'must be 1 to 100 MQTT topic filters (+ for one level, # for the rest), none under $',
-      100,
-    );
-    r.done();
-    return this.credentials.mintGateway(name as string, topics as string[]);
+  @ApiDoc('mintGatewayCredentials', 'Mint (or rotate) gateway credentials scoped to topic patterns')
+  @Answers(201, 'The new credentials.', ref('Credentials'))
+  @Invalid()
+  @Unauthorized()
+  @Fails(
+    409,
+    '`embedded_broker_only`: with MQTT_URL set, devices authenticate at that broker, not with credentials minted here.',
+  )
+  gateway(@Body({ schema: GATEWAY_BODY }) body: GatewayBody): Promise<MintedCredentials> {
+    return this.credentials.mintGateway(body.name, body.topics);
   }
 }

@@ -1,14 +1,17 @@
 import { Controller, Get, Query, UseGuards } from '@nestjs/common';
 import { AdminGuard } from '../auth/auth.guards';
-import { InvalidRequestError } from '../common/domain-error';
 import type { RejectReason } from './mqtt-router';
-import { REJECT_REASONS } from './mqtt-router';
+import type { RejectsQuery } from './rejects.dto';
+import { REJECTS_QUERY } from './rejects.dto';
 import type { RejectView } from './rejects.service';
 import { RejectsService } from './rejects.service';
+import { AdminAuth, Answers, ApiDoc, ApiTags, Invalid, ref, Unauthorized } from '../docs/api-docs.decorators';
 
 /** Rejected MQTT messages, for inspection (bridge.md, "REST and admin"). */
 @Controller('admin/rejects')
 @UseGuards(AdminGuard)
+@ApiTags('admin')
+@AdminAuth()
 export class RejectsController {
   constructor(private readonly rejects: RejectsService) {}
 
@@ -17,24 +20,22 @@ export class RejectsController {
    * REJECT_REASONS. `counts` are the totals since start-up, by reason.
    */
   @Get()
+  @ApiDoc('listRejects', 'Rejected MQTT messages, newest first, with topic, reason and (capped) raw payload')
+  @Answers(200, 'Rejected messages, and the totals since start-up by reason (every reason, zeros included).', {
+    type: 'object',
+    required: ['rejects', 'counts'],
+    properties: {
+      rejects: { type: 'array', items: ref('Reject') },
+      counts: { type: 'object', additionalProperties: { type: 'integer' }, example: { not_json: 2, oversized: 0 } },
+    },
+  })
+  @Invalid()
+  @Unauthorized()
   async list(
-    @Query() query: Record<string, unknown>,
+    @Query({ schema: REJECTS_QUERY }) query: RejectsQuery,
   ): Promise<{ rejects: RejectView[]; counts: Record<RejectReason, number> }> {
-    const problems: Record<string, string> = {};
-    let limit = 100;
-    if (query.limit !== undefined) {
-      limit = Number(query.limit);
-      if (typeof query.limit !== 'string' || !Number.isInteger(limit) || limit < 1 || limit > 1000) {
-        problems.limit = 'must be an integer from 1 to 1000';
-      }
-    }
-    const reason = query.reason;
-    if (reason !== undefined && !(REJECT_REASONS as readonly unknown[]).includes(reason)) {
-      problems.reason = `must be one of ${REJECT_REASONS.join(', ')}`;
-    }
-    if (Object.keys(problems).length > 0) throw new InvalidRequestError(problems);
     return {
-      rejects: await this.rejects.list(limit, reason as RejectReason | undefined),
+      rejects: await this.rejects.list(query.limit, query.reason),
       counts: this.rejects.counters(),
     };
   }

@@ -1,5 +1,6 @@
 import { Controller, Get, UseGuards } from '@nestjs/common';
 import { ClientAuthGuard } from '../auth/auth.guards';
+import { Answers, ApiDoc, ApiTags, ClientAuth, Unauthorized, ref } from '../docs/api-docs.decorators';
 import type { StatsView } from './stats.service';
 import { StatsService } from './stats.service';
 
@@ -10,10 +11,19 @@ import { StatsService } from './stats.service';
  */
 @Controller('api/stats')
 @UseGuards(ClientAuthGuard)
+@ApiTags('service')
+@ClientAuth()
 export class StatsController {
   constructor(private readonly stats: StatsService) {}
 
   @Get()
+  @ApiDoc(
+    'stats',
+    "The dashboard's fleet overview: device counts, message and reject rates, event-log lag, backends, instances",
+    'One answer for the page (it asks every 2 s): counts read from the registry when asked, rates from counters sampled every 2 s, `health` as `/health` reports it. Counts only, no device data.',
+  )
+  @Answers(200, 'The overview.', ref('Stats'))
+  @Unauthorized()
   get(): Promise<StatsView> {
     return this.stats.stats();
   }
