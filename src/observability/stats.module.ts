@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
 import { BusModule } from '../bus/bus.module';
 import { ClusterModule } from '../cluster/cluster.module';
 import { DeviceTypesModule } from '../config/device-types.module';
@@ -9,7 +10,7 @@ import { StatsService } from './stats.service';
 
 /** The fleet overview behind the dashboard (`GET /api/stats`, issue #19). */
 @Module({
-  imports: [BusModule, ClusterModule, DeviceTypesModule, DevicesModule, HealthModule],
+  imports: [AuthModule, BusModule, ClusterModule, DeviceTypesModule, DevicesModule, HealthModule],
   controllers: [StatsController],
   providers: [StatsService],
 })
