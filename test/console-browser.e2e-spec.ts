@@ -441,7 +441,7 @@ describe('operator console in headless Chromium', () => {
     await shot('command-history');
   });
 
-  it('device table: sparklines from the stream, sorting, filters by type, status and last seen, silent before offline', async () => {
+  it('device table: sparklines from history and the stream, sorting, filters by type, status and last seen, silent before offline', async () => {
     await page.goto(`${app.url}/#/`);
     await page.waitForSelector('[data-testid="stream-state"][data-state="live"]');
     const blinker = 'tr[data-device="blinker/b-1"]';
@@ -520,5 +520,58 @@ describe('operator console in headless Chromium', () => {
       'the blinker, seen within a minute',
     );
     await page.selectOption('[data-testid="filter-seen"]', '');
+
+    // Readings sent before the page loads: after a reload the sparklines show them, from one history
+    // request for the rows in view (not one per row), and the stream appends to them.
+    const history = { 'aquarium/aq-1': 12, 'aquarium/aq-2': 7, 'aquarium/aq-3': 3 };
+    const start = Date.now() - 60_000;
+    for (const [key, count] of Object.entries(history)) {
+      for (let i = 0; i < count; i++) {
+        await publish(`${key}/data`, {
+          temperature: 20 + (i % 3),
+          timestamp: new Date(start + i * 1000).toISOString(),
+        });
+      }
+    }
+    await waitFor(async () => {
+      const res = await fetch(`${app.url}/api/readings/recent?devices=aquarium/aq-1+aquarium/aq-2+aquarium/aq-3`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      const body = (await res.json()) as { devices: { readings: unknown[] }[] };
+      return body.devices?.map((d) => d.readings.length).join() === '12,7,3' ? true : undefined;
+    }, 'the readings stored');
+    const historyAsked: URL[] = [];
+    const perDevice: string[] = [];
+    const onRequest = (r: { url(): string }): void => {
+      const url = new URL(r.url());
+      if (url.pathname === '/api/readings/recent') historyAsked.push(url);
+      else if (url.pathname.endsWith('/readings')) perDevice.push(url.pathname);
+    };
+    page.on('request', onRequest);
+    await page.goto(`${app.url}/?token=${token}#/`);
+    await page.waitForSelector('[data-testid="stream-state"][data-state="live"]');
+    await page.waitForSelector('tr[data-device="aquarium/aq-1"] svg.sparkline[data-points="12"]', { timeout: 5000 });
+    await page.waitForSelector('tr[data-device="aquarium/aq-2"] svg.sparkline[data-points="7"]', { timeout: 5000 });
+    await page.waitForSelector('tr[data-device="aquarium/aq-3"] svg.sparkline[data-points="3"]', { timeout: 5000 });
+    const rowsInView = await page.$$eval(
+      '[data-testid="device-table"] tbody tr',
+      (rows, height) =>
+        rows
+          .filter((r) => {
+            const box = r.getBoundingClientRect();
+            return box.bottom > 0 && box.top < height;
+          })
+          .map((r) => r.getAttribute('data-device')),
+      VIEWPORT.height,
+    );
+    expect(rowsInView.length).toBeGreaterThanOrEqual(3);
+    expect(historyAsked).toHaveLength(1);
+    expect(historyAsked[0].searchParams.get('limit')).toBe('30');
+    expect((historyAsked[0].searchParams.get('devices') ?? '').split(' ').sort()).toEqual([...rowsInView].sort());
+    expect(perDevice).toEqual([]);
+    await publish('aquarium/aq-1/data', { temperature: 25, timestamp: new Date().toISOString() });
+    await page.waitForSelector('tr[data-device="aquarium/aq-1"] svg.sparkline[data-points="13"]', { timeout: 3000 });
+    expect(historyAsked).toHaveLength(1);
+    page.off('request', onRequest);
   });
 });

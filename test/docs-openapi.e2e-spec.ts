@@ -206,6 +206,8 @@ describe('API docs', () => {
     await call('GET', '/api/devices/weatherstation/nope', { token }); // 404
     await call('GET', '/api/devices/weatherstation/ws-1/readings', { token });
     await call('GET', '/api/devices/weatherstation/ws-1/readings?interval=1m&agg=max', { token });
+    await call('GET', '/api/readings/recent?devices=weatherstation/ws-1+weatherstation/nope&limit=5', { token });
+    await call('GET', '/api/readings/recent?devices=ws', { token }); // 400
     await call('GET', '/api/device-types/weatherstation', { token });
     await call('GET', '/api/device-types/undeclared', { token }); // 404
     const commands = '/api/devices/weatherstation/ws-1/commands';

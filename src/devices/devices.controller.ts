@@ -7,6 +7,8 @@ import type { ReadingsAnswer } from './devices.service';
 import { DevicesService } from './devices.service';
 import type { ReadingsQuery } from './readings-query';
 import { READINGS_QUERY } from './readings-query';
+import type { RecentReadingsAnswer, RecentReadingsQuery } from './recent-readings';
+import { MAX_RECENT_DEVICES, RECENT_READINGS_ANSWER, RECENT_READINGS_QUERY } from './recent-readings';
 import {
   Answers,
   ApiDoc,
@@ -79,5 +81,31 @@ export class DevicesController {
     @Query({ schema: READINGS_QUERY }) query: ReadingsQuery,
   ): Promise<ReadingsAnswer> {
     return this.devices.readings(req.claims, type, id, query);
+  }
+}
+
+/** The last readings of many devices at once: a table page's sparklines in one request (issue #19). */
+@Controller('api/readings')
+@UseGuards(ClientAuthGuard)
+@ApiTags('devices')
+@ClientAuth()
+export class RecentReadingsController {
+  constructor(private readonly devices: DevicesService) {}
+
+  /** `?devices=type/id type/id …` (at most 200), `?limit=` (30, at most 100). */
+  @Get('recent')
+  @ApiDoc(
+    'getRecentReadings',
+    'The last samples of many devices, for sparklines',
+    `For each listed device the token may see (others are left out), in the order asked, the last \`limit\` samples of its first numeric reading by name, oldest first; \`reading\` is null for a device with no numeric reading. At most ${MAX_RECENT_DEVICES} devices per request; one database query answers them all.`,
+  )
+  @Answers(200, 'Each visible device with its reading and samples.', RECENT_READINGS_ANSWER)
+  @Invalid()
+  @Unauthorized()
+  recent(
+    @Req() req: AuthedRequest,
+    @Query({ schema: RECENT_READINGS_QUERY }) query: RecentReadingsQuery,
+  ): Promise<RecentReadingsAnswer> {
+    return this.devices.recent(req.claims, query);
   }
 }

@@ -12,7 +12,7 @@ import { Device } from './device.entity';
 import { DeviceIngestService } from './device-ingest.service';
 import { DeviceRegistryService } from './device-registry.service';
 import { DeviceWriterService } from './device-writer.service';
-import { DevicesController } from './devices.controller';
+import { DevicesController, RecentReadingsController } from './devices.controller';
 import { DevicesService } from './devices.service';
 import { OutboundCommands } from './outbound-commands';
 import { Reading } from './reading.entity';
@@ -30,7 +30,7 @@ import { Reading } from './reading.entity';
     DeviceTypesModule,
     AuthModule,
   ],
-  controllers: [DevicesController, CommandsController],
+  controllers: [DevicesController, RecentReadingsController, CommandsController],
   providers: [
     DeviceRegistryService,
     DeviceWriterService,

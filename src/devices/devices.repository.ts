@@ -200,6 +200,51 @@ export abstract class DevicesRepository {
   }
 
   /**
+   * Each series' last `limit` numeric samples, oldest first, in one
+   * statement: a `UNION ALL` of one `ORDER BY ts DESC LIMIT n` per series,
+   * each read backwards off `readings_device_ts_idx` and stopping after its
+   * `n` rows. A `ROW_NUMBER() OVER (PARTITION BY device_key …)` would number
+   * every stored sample of every device before keeping the last few (a
+   * device's whole history per request); this reads what it answers.
+   * Series of devices never written yet have no samples and are not asked.
+   * At most MAX_RECENT_DEVICES terms, well below SQLite's 500 compound terms.
+   */
+  async recentSamples(
+    series: readonly { deviceType: string; deviceId: string; name: string }[],
+    limit: number,
+  ): Promise<Map<string, { ts: number; value: number }[]>> {
+    const keys = await this.deviceKeys();
+    const terms: string[] = [];
+    const params: unknown[] = [];
+    const keyOf = new Map<number, string>();
+    for (const s of series) {
+      const key = keys.get(s.deviceType)?.get(s.deviceId);
+      if (key === undefined) continue;
+      keyOf.set(key, `${s.deviceType}/${s.deviceId}`);
+      const n = params.length;
+      params.push(key, s.name, limit);
+      terms.push(
+        `SELECT * FROM (SELECT r.device_key AS k, r.value AS v, r.ts AS ts FROM readings r WHERE r.device_key = ${this.param(n + 1)} AND r.name = ${this.param(n + 2)} AND r.value IS NOT NULL ORDER BY r.ts DESC, r.id DESC LIMIT ${this.param(n + 3)}) s${terms.length}`,
+      );
+    }
+    const answer = new Map<string, { ts: number; value: number }[]>();
+    if (terms.length === 0) return answer;
+    const rows = await this.db.query<{ k: string | number; v: string | number; ts: string | number }[]>(
+      terms.join(' UNION ALL '),
+      params,
+    );
+    // Each term's rows come newest first; PostgreSQL returns bigint as strings.
+    for (const row of rows) {
+      const device = keyOf.get(Number(row.k)) as string;
+      let samples = answer.get(device);
+      if (samples === undefined) answer.set(device, (samples = []));
+      samples.push({ ts: Number(row.ts), value: Number(row.v) });
+    }
+    for (const samples of answer.values()) samples.reverse().sort((a, b) => a.ts - b.ts);
+    return answer;
+  }
+
+  /**
    * One value per reading per `widthMs` bucket, oldest first, computed in SQL.
    * `ts - ts % width` is integer arithmetic on a bigint column in both SQLite
    * and PostgreSQL; the bucket is computed in a subquery so that GROUP BY

@@ -10,6 +10,7 @@ import type { BucketView, DeviceListQuery, DeviceView, ReadingView } from './dev
 import { bucketView, deviceView, readingView } from './devices.dto';
 import { DevicesRepository } from './devices.repository';
 import type { ReadingsQuery } from './readings-query';
+import type { RecentReadingsAnswer, RecentReadingsQuery } from './recent-readings';
 
 /** Who asks: a client token's claims, or nobody (AUTH=off without a token), who sees every device. */
 export type Viewer = ClientClaims | undefined;
@@ -76,6 +77,42 @@ export class DevicesService {
       interval: query.bucket.interval,
       agg: query.bucket.agg,
       buckets: buckets.map(bucketView),
+    };
+  }
+
+  /**
+   * For each listed device the viewer may see, in the order asked, the last
+   * `limit` samples of its first numeric reading by name (the one the
+   * console's sparkline draws): one query for them all. Devices unknown or
+   * not visible are left out, as unknown as in `get`.
+   */
+  async recent(viewer: Viewer, query: RecentReadingsQuery): Promise<RecentReadingsAnswer> {
+    const sees = this.visibility(viewer);
+    const series: { deviceType: string; deviceId: string; name: string | null }[] = [];
+    for (const { deviceType, deviceId } of query.devices) {
+      const device = this.registry.get(deviceType, deviceId);
+      if (device === undefined || !sees(deviceType, deviceId)) continue;
+      const latest = device.latestReadings;
+      const name = Object.keys(latest)
+        .sort(compare)
+        .find((n) => typeof latest[n].value === 'number');
+      series.push({ deviceType, deviceId, name: name ?? null });
+    }
+    const samples = await this.repository.recentSamples(
+      series.filter((s): s is { deviceType: string; deviceId: string; name: string } => s.name !== null),
+      query.limit,
+    );
+    return {
+      limit: query.limit,
+      devices: series.map((s) => ({
+        device_type: s.deviceType,
+        device_id: s.deviceId,
+        reading: s.name,
+        readings: (samples.get(`${s.deviceType}/${s.deviceId}`) ?? []).map((r) => ({
+          timestamp: new Date(r.ts).toISOString(),
+          value: r.value,
+        })),
+      })),
     };
   }
 

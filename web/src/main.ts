@@ -1,5 +1,6 @@
 import './style.css';
 import { Api, ApiError } from './api';
+import type { RecentReadings } from './device-table';
 import { DeviceTable } from './device-table';
 import { DeviceView } from './device-view';
 import { h } from './dom';
@@ -64,6 +65,10 @@ async function dashboard(root: HTMLElement, api: Api): Promise<void> {
       location.hash = `#/device/${encodeURIComponent(key.slice(0, slash))}/${encodeURIComponent(key.slice(slash + 1))}`;
     },
     (status) => overview?.setActive(status),
+    (devices, limit) =>
+      api.get<RecentReadings>(
+        `/api/readings/recent?${new URLSearchParams({ devices: devices.join(' '), limit: String(limit) }).toString()}`,
+      ),
   );
   overview = new FleetOverview(
     api,
@@ -168,7 +173,9 @@ async function dashboard(root: HTMLElement, api: Api): Promise<void> {
   // for the snapshot (DeviceStore), so no event falls between the two.
   stream.open();
   try {
-    store.load((await api.get<{ devices: DeviceViewDto[] }>(DEVICES_PATH)).devices);
+    const snapshot = (await api.get<{ devices: DeviceViewDto[] }>(DEVICES_PATH)).devices;
+    table.expectHistory(snapshot.map((d) => deviceKey(d.device_type, d.device_id)));
+    store.load(snapshot);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) {
       stream.close();
