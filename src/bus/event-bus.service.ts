@@ -3,9 +3,10 @@ import { Injectable } from '@nestjs/common';
 import type { Observable } from 'rxjs';
 import { CommittedFeed } from './committed-feed';
 import type { DeviceEvent, EventFilter, NewEvent, StreamItem } from './device-event';
+import type { IngestFence } from './ingest-fence';
 import { EventLogRepository } from './event-log.repository';
 import { EventPrunerService } from './event-pruner.service';
-import type { EventPage } from './event-reader.service';
+import type { EventPage, Following } from './event-reader.service';
 import { EventReaderService } from './event-reader.service';
 import type { RefusedEvent } from './event-writer.service';
 import { EventWriterService } from './event-writer.service';
@@ -84,9 +85,11 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
    * Queues events for the log, after waiting while too many are pending, and
    * resolves once they are queued: a producer may queue its next events
    * while these are being written. Queued events are written in queue order.
+   * With a `fence` (MQTT ingestion under an ingest lease, issue #12),
+   * `written` rejects with FencedError if the lease ended first.
    */
-  enqueue(events: readonly NewEvent[]): Promise<{ written: Promise<DeviceEvent[]> }> {
-    return this.writer.enqueue(events);
+  enqueue(events: readonly NewEvent[], fence?: IngestFence): Promise<{ written: Promise<DeviceEvent[]> }> {
+    return this.writer.enqueue(events, fence);
   }
 
   async publishOne(event: NewEvent): Promise<DeviceEvent> {
@@ -104,6 +107,11 @@ export class EventBusService implements OnModuleInit, BeforeApplicationShutdown,
   /** Logged events after `afterId`, then live ones, with no gap and no duplicate (EventReaderService.stream). */
   stream(eventFilter: EventFilter = {}, afterId?: string): Observable<StreamItem> {
     return this.reader.stream(eventFilter, afterId);
+  }
+
+  /** Every committed batch after a position, from the log and then live, none twice (EventReaderService.follow). */
+  follow(afterId: number, next: (batch: readonly DeviceEvent[]) => void): Following {
+    return this.reader.follow(afterId, next);
   }
 
   /** One page of logged events after a position, for polling and paced catch-up (EventReaderService.readPage). */

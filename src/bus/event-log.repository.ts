@@ -4,6 +4,7 @@ import { RefusedWrite } from '../database/write-errors';
 import type { DeviceEvent, EventFilter, NewEvent } from './device-event';
 import { PositionedEvent, eventJson } from './device-event';
 import { EventLogMeta, EventRecord } from './event-record.entity';
+import type { IngestFence } from './ingest-fence';
 
 const PRUNED_THROUGH = 'pruned_through';
 
@@ -39,8 +40,18 @@ export abstract class EventLogRepository {
    * (`event_batches`). With `retry`, a batch whose key is stored already
    * (the earlier attempt committed and only its answer was lost) answers
    * with the positions it got and is not written again.
+   *
+   * `fences` (issue #12): the ingest-lease epochs the batch's MQTT messages
+   * were received under; a store shared by several instances commits the
+   * batch only while each is current, else throws FencedError having
+   * written nothing. A store one process owns (SQLite) has no one to fence.
    */
-  abstract append(events: readonly NewEvent[], batchKey: string, retry?: boolean): Promise<Appended>;
+  abstract append(
+    events: readonly NewEvent[],
+    batchKey: string,
+    retry?: boolean,
+    fences?: readonly IngestFence[],
+  ): Promise<Appended>;
 
   /** The driver's mark for the n-th (1-based) statement parameter. */
   protected abstract param(n: number): string;

@@ -12,6 +12,8 @@ import { CommittedFeed } from './committed-feed';
 import type { DeviceEvent, NewEvent } from './device-event';
 import type { Appended } from './event-log.repository';
 import { EventLogRepository } from './event-log.repository';
+import type { IngestFence } from './ingest-fence';
+import { FencedError } from './ingest-fence';
 import { messageBoundary } from './message-ids';
 
 /** An event the log refused, and what the database said. */
@@ -26,6 +28,9 @@ export interface RefusedEvent {
 interface Pending {
   events: readonly NewEvent[];
   done: (positioned: DeviceEvent[]) => void;
+  /** The ingest-lease epoch the events' MQTT messages came under (issue #12), and how to say they were not written. */
+  fence?: IngestFence;
+  fenced?: (err: FencedError) => void;
 }
 
 /** One transaction's worth of producers, under the key that names it in `event_batches`. */
@@ -33,6 +38,9 @@ interface Batch {
   pending: readonly Pending[];
   events: readonly NewEvent[];
   key: string;
+  fences: readonly IngestFence[];
+  /** The last attempt was refused by a fence: it wrote nothing, so the batch may shrink. */
+  fencedOut: boolean;
 }
 
 const isWritten = (e: DeviceEvent | undefined): e is DeviceEvent => e !== undefined;
@@ -82,11 +90,7 @@ export class EventWriterService {
     this.queue = new GroupCommitQueue<Pending, Batch>({
       maxBatch: config.eventLog.batchLimit,
       maxPending: config.eventLog.queueLimit,
-      seal: (pending) => ({
-        pending,
-        events: pending.length === 1 ? pending[0].events : pending.flatMap((p) => p.events),
-        key: this.nextKey(),
-      }),
+      seal: (pending) => this.seal(pending),
       commit: (batch, attempt) => this.commit(batch, attempt),
       failed: (err) => this.failed(err),
     });
@@ -97,11 +101,15 @@ export class EventWriterService {
     return this.writeFailing;
   }
 
-  /** Queues events once fewer than `EVENT_QUEUE_LIMIT` wait; `written` resolves with them positioned. */
-  async enqueue(events: readonly NewEvent[]): Promise<{ written: Promise<DeviceEvent[]> }> {
+  /**
+   * Queues events once fewer than `EVENT_QUEUE_LIMIT` wait; `written`
+   * resolves with them positioned, or rejects with FencedError when their
+   * `fence` ended before they could be written (they never will be).
+   */
+  async enqueue(events: readonly NewEvent[], fence?: IngestFence): Promise<{ written: Promise<DeviceEvent[]> }> {
     while (!this.queue.hasRoom()) await this.queue.room();
-    const written = new Promise<DeviceEvent[]>((done) => {
-      this.queue.add({ events, done }, events.length);
+    const written = new Promise<DeviceEvent[]>((done, fenced) => {
+      this.queue.add({ events, done, fence, fenced }, events.length);
       this.queue.start();
     });
     return { written };
@@ -127,8 +135,31 @@ export class EventWriterService {
     return `${this.instanceKey}-${++this.batchCount}`;
   }
 
+  private seal(pending: readonly Pending[]): Batch {
+    let fences: IngestFence[] | undefined;
+    for (const p of pending) if (p.fence && !fences?.includes(p.fence)) (fences ??= []).push(p.fence);
+    return {
+      pending,
+      events: pending.length === 1 ? pending[0].events : pending.flatMap((p) => p.events),
+      key: this.nextKey(),
+      fences: fences ?? [],
+      fencedOut: false,
+    };
+  }
+
   private async commit(batch: Batch, attempt: number): Promise<void> {
-    const appended = await this.append(batch.events, batch.key, attempt);
+    // Before anything is written (or after a fence refused it all), messages of an ended epoch leave the
+    // batch: the broker sends them again to the lease's holder. Otherwise an attempt may have committed.
+    if ((attempt === 0 || batch.fencedOut) && batch.fences.some((f) => !f.current)) this.dropFenced(batch);
+    if (batch.events.length === 0) return;
+    let appended: Appended;
+    try {
+      appended = await this.append(batch.events, batch.key, batch.fencedOut ? 0 : attempt, batch.fences);
+      batch.fencedOut = false;
+    } catch (err) {
+      batch.fencedOut = err instanceof FencedError;
+      throw err;
+    }
     let offset = 0;
     for (const p of batch.pending) {
       // A redelivered message's events are in the log already: its producer is answered as if written.
@@ -141,11 +172,16 @@ export class EventWriterService {
    * One attempt at a batch (a retry of a batch that did commit finds it in
    * the log under its key); delivers what was written. Throws to be retried.
    */
-  private async append(events: readonly NewEvent[], key: string, attempt: number): Promise<Appended> {
+  private async append(
+    events: readonly NewEvent[],
+    key: string,
+    attempt: number,
+    fences: readonly IngestFence[] = [],
+  ): Promise<Appended> {
     const started = performance.now();
     let appended: Appended;
     try {
-      appended = await this.log.append(events, key, attempt > 0);
+      appended = await this.log.append(events, key, attempt > 0, fences);
     } catch (err) {
       if (refusedForItsData(err)) return this.split(events, err);
       throw err;
@@ -158,8 +194,27 @@ export class EventWriterService {
     return appended;
   }
 
+  /** Answers the producers whose fence ended, and keeps the rest of the batch in order under a new key. */
+  private dropFenced(batch: Batch): void {
+    const kept: Pending[] = [];
+    for (const p of batch.pending) {
+      if (p.fence === undefined || p.fence.current) kept.push(p);
+      else p.fenced?.(new FencedError([p.fence]));
+    }
+    batch.pending = kept;
+    batch.events = kept.flatMap((p) => p.events);
+    batch.fences = batch.fences.filter((f) => f.current);
+    batch.key = this.nextKey();
+    batch.fencedOut = false;
+  }
+
   /** Keeps the batch and its order; publishers wait (bounded) until the log is back. */
   private failed(err: unknown): void {
+    if (err instanceof FencedError) {
+      // Not a write failure: the lease moved on; the next attempt leaves those messages out.
+      this.logger.warn(err.message);
+      return;
+    }
     this.stats.writeErrors++;
     if (!this.writeFailing)
       this.logger.error(`Event log write failed, holding ${this.queue.pending} events: ${String(err)}`);
@@ -173,6 +228,8 @@ export class EventWriterService {
    * found. Those go to the rejects; the rest are written in order, and all
    * their producers are answered.
    */
+  // The halves go without fences: a split is rare and short, and a lease lost during one may let a half
+  // commit messages the successor receives too (duplicates without a message_id, never a loss).
   private async split(batch: readonly NewEvent[], err: unknown): Promise<Appended> {
     if (batch.length === 1) {
       this.refuse(batch[0], err);

@@ -5,6 +5,8 @@ import { CopyFields, copyField, copyIn, copyJson } from '../database/pg-copy';
 import type { NewEvent } from './device-event';
 import type { Appended } from './event-log.repository';
 import { EventLogRepository, bodyOf, positioned, storedMessageId } from './event-log.repository';
+import type { IngestFence } from './ingest-fence';
+import { FencedError } from './ingest-fence';
 import type { MessageKey } from './message-ids';
 import { freshEvents, keyText, openedMessages } from './message-ids';
 
@@ -40,7 +42,12 @@ export class PostgresEventLogRepository extends EventLogRepository {
    * turn of the busy event loop, and this takes three. Batches with message
    * ids add one look-up, and one counter correction when some were left out.
    */
-  async append(events: readonly NewEvent[], batchKey: string, retry = false): Promise<Appended> {
+  async append(
+    events: readonly NewEvent[],
+    batchKey: string,
+    retry = false,
+    fences: readonly IngestFence[] = [],
+  ): Promise<Appended> {
     if (retry) {
       const earlier = await this.earlierAttempt(events, batchKey);
       if (earlier) return earlier;
@@ -51,8 +58,12 @@ export class PostgresEventLogRepository extends EventLogRepository {
     try {
       client = (await runner.connect()) as PgClient;
       const [, bumped] = (await client.query(
-        `BEGIN; UPDATE event_sequence SET last_id = last_id + ${events.length} WHERE name = 'events' RETURNING last_id`,
+        `BEGIN; UPDATE event_sequence SET last_id = last_id + ${events.length} WHERE name = 'events'${fenceClause(fences)} RETURNING last_id`,
       )) as { rows: { last_id: string }[] }[];
+      if (bumped.rows.length === 0) {
+        await client.query('ROLLBACK');
+        throw new FencedError(fences);
+      }
       const first = Number(bumped.rows[0].last_id) - events.length + 1;
       const keep = opened.length === 0 ? undefined : freshEvents(events, await logged(client, opened));
       const { appended, rows, skipped } = positioned(events, keep, first);
@@ -100,6 +111,19 @@ async function logged(client: PgClient, keys: readonly MessageKey[]): Promise<Se
     if (key) found.add(keyText(key));
   }
   return found;
+}
+
+/**
+ * The batch's fences as conditions of the counter bump (no extra round trip):
+ * each lease row must still carry the epoch, and is share-locked until the
+ * commit, so a successor's takeover (an UPDATE of that row) waits for this
+ * batch, and every batch after the takeover sees the new epoch.
+ */
+function fenceClause(fences: readonly IngestFence[]): string {
+  let sql = '';
+  for (const f of fences)
+    sql += ` AND EXISTS (SELECT 1 FROM ingest_leases WHERE name = ${literal(f.lease)} AND epoch = ${Math.trunc(f.epoch)} FOR SHARE)`;
+  return sql;
 }
 
 /** A PostgreSQL string literal (standard_conforming_strings is on since 9.1). */

@@ -66,8 +66,23 @@ export interface AppConfig {
     /** Bridge's credentials at the external broker. */
     username?: string;
     password?: string;
-    /** `$share/{group}/…` subscriptions when set. */
+    /** `$share/{group}/…` subscriptions when set: several instances ingest as one (issue #12). */
     shareGroup?: string;
+    /**
+     * `MQTT_INGEST`, how the members of a share group ingest (issue #12):
+     * `lease`, one at a time, the holder of the group's ingest lease, through
+     * the group's persistent session (per-device order on any broker,
+     * Mosquitto included); `shared`, every member at once, for brokers that
+     * hand one device's messages to one member (EMQX `hash_clientid`).
+     * @default lease
+     */
+    ingest: 'lease' | 'shared';
+    /**
+     * `MQTT_INGEST_LEASE`: how long the ingest lease outlives its holder's
+     * last renewal (renewed every fifth of it): a dead holder's devices move
+     * to another instance within about this long. @default 5s
+     */
+    ingestLeaseMs: number;
     /**
      * The bridge's client id at the external broker (`MQTT_CLIENT_ID`). Set, the
      * session is persistent in a share group too (issue #11). @default derived

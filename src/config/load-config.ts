@@ -194,6 +194,8 @@ export function loadConfig(env: Env): AppConfig {
       username: r.raw('MQTT_USERNAME'),
       password: r.raw('MQTT_PASSWORD'),
       shareGroup: r.raw('MQTT_SHARE_GROUP'),
+      ingest: r.oneOf('MQTT_INGEST', ['lease', 'shared'] as const, 'lease'),
+      ingestLeaseMs: r.duration('MQTT_INGEST_LEASE', 5000),
       clientId: r.raw('MQTT_CLIENT_ID'),
       topicPrefix: r.raw('TOPIC_PREFIX') ?? 'things',
       deviceAuth: r.onOff('DEVICE_AUTH', 'required'),

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { NewEvent } from '../bus/device-event';
 import { EventBusService } from '../bus/event-bus.service';
+import type { IngestFence } from '../bus/ingest-fence';
 import { isoTime } from '../common/iso-time';
 import { nameMap } from '../common/name-map';
 import { DeviceRegistryService } from './device-registry.service';
@@ -68,6 +69,7 @@ export class DeviceIngestService {
    */
   async enqueue(
     messages: readonly IngestMessage[],
+    fence?: IngestFence,
   ): Promise<{ written: Promise<unknown>; failed: { index: number; error: unknown }[] }> {
     const events: NewEvent[] = [];
     const failed: { index: number; error: unknown }[] = [];
@@ -87,7 +89,7 @@ export class DeviceIngestService {
     try {
       // Readings waiting for the database hold ingestion back (and through it the MQTT client) rather than grow without bound.
       if (!this.writer.hasRoom()) await this.writer.room();
-      const queued = await this.bus.enqueue(events);
+      const queued = await this.bus.enqueue(events, fence);
       this.registry.track(events, queued.written);
       return { ...queued, failed };
     } catch (err) {

@@ -206,7 +206,22 @@ export const SCHEMAS: Record<string, Schema> = {
     required: ['status', 'broker', 'database', 'bus'],
     properties: {
       status: { type: 'string', enum: ['ok', 'degraded', 'down'] },
-      broker: { type: 'object', properties: { connected: { type: 'boolean' } } },
+      broker: {
+        type: 'object',
+        properties: {
+          connected: { type: 'boolean' },
+          ingestion: {
+            type: 'object',
+            description:
+              "This instance's part in ingestion: `alone` (the only instance), `lease` (a share group taking turns; `ingesting` on the holder of the ingest lease, with its `epoch`), `shared` (every member of a share group ingests).",
+            properties: {
+              mode: { type: 'string', enum: ['alone', 'lease', 'shared'] },
+              ingesting: { type: 'boolean' },
+              epoch: { type: 'integer' },
+            },
+          },
+        },
+      },
       database: { type: 'object', properties: { connected: { type: 'boolean' }, error: { type: 'string' } } },
       redis: { type: 'object', description: 'With REDIS_URL only.', properties: { connected: { type: 'boolean' } } },
       bus: {

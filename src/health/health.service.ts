@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { EventBusService } from '../bus/event-bus.service';
+import type { Ingestion } from '../mqtt/mqtt-transport';
 import { MqttTransport } from '../mqtt/mqtt-transport';
 import { RedisRepository } from '../cluster/redis.repository';
 
 export interface HealthReport {
   /** `ok`; `degraded` while the log holds events it could not yet write; `down` when broker or database is unreachable. */
   status: 'ok' | 'degraded' | 'down';
-  broker: { connected: boolean };
+  broker: { connected: boolean; ingestion: Ingestion };
   database: { connected: boolean; error?: string };
   /** Present with REDIS_URL; while it is away the service is degraded, not down (events still flow through the log). */
   redis?: { connected: boolean };
@@ -28,7 +29,7 @@ export class HealthService {
     } catch (err) {
       database = { connected: false, error: err instanceof Error ? err.message : String(err) };
     }
-    const broker = { connected: this.mqtt.connected };
+    const broker = { connected: this.mqtt.connected, ingestion: this.mqtt.ingestion };
     const down = !broker.connected || !database.connected;
     return {
       status: down ? 'down' : this.bus.degraded ? 'degraded' : 'ok',

@@ -8,7 +8,7 @@ import mqtt from 'mqtt';
 import { TestCertificates } from '../../test/support/certificates';
 import type { Env } from '../config/load-config';
 import { loadConfig } from '../config/load-config';
-import { externalTlsOptions } from './external-broker.transport';
+import { externalTlsOptions } from './broker-connection';
 
 /** MQTT_CA_FILE, MQTT_CERT_FILE, MQTT_KEY_FILE and MQTT_REJECT_UNAUTHORIZED towards an external broker (issue #13). */
 describe('externalTlsOptions', () => {

@@ -3,11 +3,12 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
 import { DeviceTypes } from '../config/device-types';
+import { FencedError } from '../bus/ingest-fence';
 import { DeviceIngestService } from '../devices/device-ingest.service';
 import type { IngestMessage } from '../devices/ingest-message';
 import { MetricsService } from '../observability/metrics.service';
 import { MqttRouter } from './mqtt-router';
-import type { InboundMessage } from './mqtt-transport';
+import type { Done, InboundMessage } from './mqtt-transport';
 import { MqttTransport } from './mqtt-transport';
 import { RejectsService } from './rejects.service';
 
@@ -26,10 +27,10 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
   private batch: IngestMessage[] = [];
   /** Each message's topic and payload, kept until its batch is queued, for the reject a failed one becomes. */
   private sources: InboundMessage[] = [];
-  private dones: (() => void)[] = [];
+  private dones: Done[] = [];
   private running: Promise<void> | undefined;
   /** Batches queued on the bus and not yet in the log. */
-  private readonly writing = new Set<Promise<void>>();
+  private readonly writing = new Set<Promise<boolean>>();
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -68,7 +69,7 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
     }
   }
 
-  private receive(inbound: InboundMessage, done: () => void): void {
+  private receive(inbound: InboundMessage, done: Done): void {
     const { topic, payload } = inbound;
     const receivedAt = Date.now();
     let routed;
@@ -105,31 +106,52 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
       this.batch = [];
       this.sources = [];
       this.dones = [];
-      let written: Promise<unknown>;
-      try {
-        const queued = await this.devices.enqueue(batch);
-        written = queued.written;
-        // A message the device service could not take is a bug, but still a counted, kept reject (issue #18).
-        for (const { index, error } of queued.failed) {
-          const { topic, payload } = sources[index];
-          const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-          this.rejects.record(topic, payload, 'ingest_failed', detail, batch[index].receivedAt);
-        }
-      } catch (err) {
-        this.failed(batch.length, err);
-        written = Promise.resolve();
+      // Messages of one ingest-lease epoch go together (issue #12): a handover inside this instance splits.
+      let start = 0;
+      for (let end = 1; end <= batch.length; end++) {
+        if (end < batch.length && sources[end].fence === sources[start].fence) continue;
+        const whole = start === 0 && end === batch.length;
+        await this.queue(
+          whole ? batch : batch.slice(start, end),
+          whole ? sources : sources.slice(start, end),
+          whole ? dones : dones.slice(start, end),
+        );
+        start = end;
       }
-      const settled = written.then(
-        () => undefined,
-        (err: unknown) => this.failed(batch.length, err),
-      );
-      this.writing.add(settled);
-      void settled.then(() => {
-        this.writing.delete(settled);
-        for (const done of dones) done();
-      });
     }
     this.running = undefined;
+  }
+
+  /** Queues one batch on the bus; its messages are acknowledged once it is written, never if its lease ended. */
+  private async queue(batch: IngestMessage[], sources: InboundMessage[], dones: Done[]): Promise<void> {
+    let written: Promise<unknown>;
+    try {
+      const queued = await this.devices.enqueue(batch, sources[0].fence);
+      written = queued.written;
+      // A message the device service could not take is a bug, but still a counted, kept reject (issue #18).
+      for (const { index, error } of queued.failed) {
+        const { topic, payload } = sources[index];
+        const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+        this.rejects.record(topic, payload, 'ingest_failed', detail, batch[index].receivedAt);
+      }
+    } catch (err) {
+      this.failed(batch.length, err);
+      written = Promise.resolve();
+    }
+    const settled = written.then(
+      () => true,
+      (err: unknown) => {
+        // Not written, and never will be by this instance: the broker sends them again to the lease's holder.
+        if (err instanceof FencedError) return false;
+        this.failed(batch.length, err);
+        return true;
+      },
+    );
+    this.writing.add(settled);
+    void settled.then((acknowledge) => {
+      this.writing.delete(settled);
+      for (const done of dones) done(acknowledge);
+    });
   }
 
   /** The bus retries its own writes; anything else thrown here is a bug worth a loud line. */

@@ -5,6 +5,8 @@ import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
 import { AuthModule } from '../auth/auth.module';
 import { BusModule } from '../bus/bus.module';
+import { ClusterModule } from '../cluster/cluster.module';
+import { IngestLeaseService } from '../cluster/ingest-lease.service';
 import { CommonModule } from '../common/common.module';
 import { UpgradeRouter } from '../common/upgrade-router';
 import { DeviceTypesModule } from '../config/device-types.module';
@@ -35,6 +37,7 @@ import { RejectsService } from './rejects.service';
     TypeOrmModule.forFeature([MqttCredential, Reject]),
     DevicesModule,
     BusModule,
+    ClusterModule,
     AuthModule,
     CommonModule,
     DeviceTypesModule,
@@ -49,17 +52,18 @@ import { RejectsService } from './rejects.service';
     MqttCommandsService,
     {
       provide: MqttTransport,
-      inject: [APP_CONFIG, UpgradeRouter, CredentialsService, HttpAdapterHost, MetricsService],
+      inject: [APP_CONFIG, UpgradeRouter, CredentialsService, HttpAdapterHost, MetricsService, IngestLeaseService],
       useFactory: (
         config: AppConfig,
         upgrades: UpgradeRouter,
         credentials: CredentialsService,
         http: HttpAdapterHost,
         metrics: MetricsService,
+        lease: IngestLeaseService,
       ): MqttTransport =>
         config.mqtt.url === undefined
           ? new EmbeddedBrokerTransport(config, upgrades, credentials, http)
-          : new ExternalBrokerTransport(config, metrics),
+          : new ExternalBrokerTransport(config, metrics, lease),
     },
   ],
   exports: [MqttTransport],
