@@ -25,6 +25,13 @@ export interface EventPage {
 
 type Reset = StreamItem & { kind: 'reset' };
 
+/** A `follow` under way. */
+export interface Following {
+  /** Resolves once the log's part is read (rejects when the log cannot be read). */
+  caughtUp: Promise<void>;
+  stop(): void;
+}
+
 /**
  * Reads for clients (issue #3): live events from the feed, replay from the
  * log joined to live ones for resume, and paged reads for polling.
@@ -102,6 +109,64 @@ export class EventReaderService {
       }
       return () => liveSub.unsubscribe();
     });
+  }
+
+  /**
+   * Every committed batch after `afterId`, in log order and none twice:
+   * read from the log first (in pages), then live from the feed, whose
+   * batches are held meanwhile (EVENT_REPLAY_BUFFER events at most; past it
+   * they are dropped and read back from the log). For those who must see
+   * every event once whatever happened while they were away: the registry
+   * and the devices-and-readings projection. `caughtUp` resolves once the
+   * log's part is read. A position older than the log keeps starts at the
+   * oldest event kept.
+   */
+  follow(afterId: number, next: (batch: readonly DeviceEvent[]) => void): Following {
+    const bufferLimit = this.config.eventLog.replayBuffer;
+    let last = afterId;
+    let replaying = true;
+    let held: (readonly DeviceEvent[])[] = [];
+    let heldEvents = 0;
+    let overflowed = false;
+    let stopped = false;
+    const emit = (batch: readonly DeviceEvent[]): void => {
+      let skip = 0;
+      while (skip < batch.length && Number(batch[skip].id) <= last) skip++;
+      if (skip === batch.length || stopped) return;
+      const fresh = skip === 0 ? batch : batch.slice(skip);
+      last = Number(fresh[fresh.length - 1].id);
+      next(fresh);
+    };
+    const live = this.feed.batches$.subscribe((batch) => {
+      if (!replaying) return emit(batch);
+      heldEvents += batch.length;
+      if (heldEvents > bufferLimit) {
+        held = [];
+        heldEvents = 0;
+        overflowed = true;
+      } else held.push(batch);
+    });
+    const caughtUp = (async () => {
+      for (;;) {
+        const page = await this.log.readAfter(last, {}, REPLAY_PAGE);
+        if (stopped) return;
+        emit(page);
+        if (page.length === REPLAY_PAGE) continue;
+        if (!overflowed) break;
+        overflowed = false;
+      }
+      replaying = false;
+      const batches = held;
+      held = [];
+      batches.forEach(emit);
+    })();
+    return {
+      caughtUp,
+      stop: () => {
+        stopped = true;
+        live.unsubscribe();
+      },
+    };
   }
 
   private async replay(

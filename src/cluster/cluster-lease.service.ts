@@ -19,6 +19,7 @@ export class ClusterLeaseService implements OnApplicationBootstrap, OnModuleDest
   readonly instanceId = randomUUID();
   private leading: boolean;
   private timer: NodeJS.Timeout | undefined;
+  private readonly listeners: ((leading: boolean) => void)[] = [];
 
   constructor(private readonly redis: RedisRepository) {
     this.leading = !redis.enabled;
@@ -27,6 +28,12 @@ export class ClusterLeaseService implements OnApplicationBootstrap, OnModuleDest
   /** Whether this instance should run cluster-wide duties now. */
   get isLeader(): boolean {
     return this.leading;
+  }
+
+  /** Calls `listener` with the current answer of `isLeader`, then at every change. */
+  onLeadership(listener: (leading: boolean) => void): void {
+    this.listeners.push(listener);
+    listener(this.leading);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -54,6 +61,8 @@ export class ClusterLeaseService implements OnApplicationBootstrap, OnModuleDest
       this.logger.log(
         held ? 'This instance now runs cluster-wide duties' : 'Another instance runs cluster-wide duties',
       );
+    const changed = held !== this.leading;
     this.leading = held;
+    if (changed) for (const listener of this.listeners) listener(held);
   }
 }

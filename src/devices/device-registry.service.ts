@@ -1,9 +1,8 @@
 import type { OnApplicationBootstrap, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { Injectable, Logger } from '@nestjs/common';
-import type { Observable } from 'rxjs';
-import { Subject } from 'rxjs';
 import type { DeviceEvent, NewEvent } from '../bus/device-event';
 import { EventBusService } from '../bus/event-bus.service';
+import type { Following } from '../bus/event-reader.service';
 import { ClusterLeaseService } from '../cluster/cluster-lease.service';
 import { DeviceTypes } from '../config/device-types';
 import { toNameMap } from '../common/name-map';
@@ -38,8 +37,7 @@ interface Projected {
 /** This instance's events that the log has answered for, waiting for the registry to hold their effect. */
 interface Settling {
   events: readonly NewEvent[];
-  written: readonly DeviceEvent[];
-  /** The highest position among `written` (0 when the log took none). */
+  /** The highest position the log gave them (0 when it took none). */
   through: number;
 }
 
@@ -66,18 +64,11 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
   private readonly projected = new Map<string, Projected>();
   private readonly settling: Settling[] = [];
   private readonly watches = new Map<string, Watch>();
-  private readonly own = new Subject<readonly DeviceEvent[]>();
+  private following: Following | undefined;
   private lastApplied = 0;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweepAt = Number.POSITIVE_INFINITY;
   private running = false;
-
-  /**
-   * The events this instance published (ingestion, sweeps) that the log
-   * took, once the committed state holds them: what DeviceWriterService
-   * stores. Other instances' events and manual broadcasts are not in it.
-   */
-  readonly own$: Observable<readonly DeviceEvent[]> = this.own.asObservable();
 
   constructor(
     private readonly repository: DevicesRepository,
@@ -95,11 +86,12 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
       this.devices.set(keyOf(device.deviceType, device.deviceId), device);
       this.settle(device.deviceType, device.deviceId, device);
     }
-    // Until the bus completes, after its last flush at shutdown, so that the writer stores what that flush committed.
-    this.bus.batches$.subscribe({
-      next: (batch) => this.apply(batch),
-      complete: () => this.own.complete(),
-    });
+    // The stored rows are the log's events up to the devices projection's position (DeviceWriterService);
+    // what came after it (a crash between a commit and its rows) is read from the log, then every batch live.
+    const projected = await this.repository.projected();
+    this.lastApplied = projected;
+    this.following = this.bus.follow(projected, (batch) => this.apply(batch));
+    await this.following.caughtUp;
   }
 
   /** Devices that fell silent while the service was down go offline at the first sweep. */
@@ -109,6 +101,7 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
   }
 
   onModuleDestroy(): void {
+    this.following?.stop();
     this.running = false;
     clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
@@ -160,12 +153,12 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
     written.then(
       (taken) => {
         const through = taken.length > 0 ? Number(taken[taken.length - 1].id) : 0;
-        this.settling.push({ events, written: taken, through });
+        this.settling.push({ events, through });
         this.release();
       },
       (err: unknown) => {
         this.logger.error(`Publishing device events failed: ${String(err)}`);
-        this.settling.push({ events, written: [], through: 0 });
+        this.settling.push({ events, through: 0 });
         this.release();
       },
     );
@@ -188,7 +181,7 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
   /** Drops the projections of answered events whose effect the committed state now holds, oldest first. */
   private release(): void {
     while (this.settling.length > 0 && this.settling[0].through <= this.lastApplied) {
-      const { events, written } = this.settling.shift() as Settling;
+      const { events } = this.settling.shift() as Settling;
       for (const e of events) {
         const key = keyOf(e.device_type, e.device_id);
         const entry = this.projected.get(key);
@@ -196,7 +189,6 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
         this.projected.delete(key);
         this.settle(e.device_type, e.device_id, this.devices.get(key));
       }
-      if (written.length > 0) this.own.next(written);
     }
   }
 

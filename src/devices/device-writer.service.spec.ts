@@ -5,7 +5,9 @@ import type { Device } from './device.entity';
 import type { DeviceRegistryService } from './device-registry.service';
 import type { AppConfig } from '../config/app-config';
 import { DeviceWriterService } from './device-writer.service';
-import type { DevicesRepository, Samples, WriteKey } from './devices.repository';
+import type { ClusterLeaseService } from '../cluster/cluster-lease.service';
+import type { DevicesRepository, ProjectionStep, Samples } from './devices.repository';
+import { ProjectionMovedError } from './devices.repository';
 
 /** READINGS_BATCH_LIMIT and READINGS_QUEUE_LIMIT at their defaults. */
 const MAX_READINGS_PER_WRITE = 20_000;
@@ -28,7 +30,7 @@ function device(deviceId: string): Device {
 }
 
 let nextId = 1;
-/** An event this instance's ingestion published and the log took (`DeviceRegistryService.own$`). */
+/** A committed event, as the bus's feed hands it on. */
 function event(name: string, deviceId: string, data: Record<string, unknown>): DeviceEvent {
   return {
     id: String(nextId++),
@@ -41,45 +43,76 @@ function event(name: string, deviceId: string, data: Record<string, unknown>): D
   };
 }
 
-function setup() {
+interface Options {
+  /** Where the stored projection stands at start. */
+  position?: number;
+  /** Events in the log after it (what a crash left unprojected). */
+  logged?: DeviceEvent[];
+  leading?: boolean;
+}
+
+async function setup(options: Options = {}) {
   const committed = new Subject<readonly DeviceEvent[]>();
   const devices = new Map(['a', 'b'].map((id) => [id, device(id)]));
-  /** Each write's devices, samples, and the readings rows those make (name and value). */
+  /** Each stored write's devices, samples, the readings rows those make (name and value), and its step. */
   const writes: {
     devices: Device[];
     samples: Samples[];
     readings: { name: string; value: unknown }[];
-    key?: WriteKey;
+    step?: ProjectionStep;
   }[] = [];
-  /** Every attempt's key, the failed ones included. */
-  const attempts: (WriteKey | undefined)[] = [];
+  /** Every attempt's step, the failed ones included. */
+  const attempts: (ProjectionStep | undefined)[] = [];
   let gate: Promise<void> | undefined;
   let failures = 0;
+  let lostAnswers = 0;
+  const stored = { position: options.position ?? 0 };
   const repo = {
-    write: jest.fn(async (ds: Device[], samples: Samples[], key?: WriteKey) => {
-      attempts.push(key);
+    projected: jest.fn(() => Promise.resolve(stored.position)),
+    write: jest.fn(async (ds: Device[], samples: Samples[], step?: ProjectionStep) => {
+      attempts.push(step);
       if (gate) await gate;
       if (failures > 0) {
         failures--;
         throw new Error('database unreachable');
       }
+      if (step && step.after !== stored.position) throw new ProjectionMovedError(step);
       const readings = samples.flatMap((sample) =>
         Object.entries(sample.data)
           .filter(([, value]) => value !== undefined)
           .map(([name, value]) => ({ name, value })),
       );
-      writes.push({ devices: ds, samples, readings, key });
+      writes.push({ devices: ds, samples, readings, step });
+      if (step) stored.position = step.upTo;
+      if (lostAnswers > 0) {
+        lostAnswers--;
+        throw new Error('the SQLite writer thread exited with code 1');
+      }
     }),
   };
-  const bus = { drain: jest.fn(() => Promise.resolve()) };
-  const registry = { get: (_type: string, id: string) => devices.get(id), own$: committed.asObservable() };
+  let following: (() => void) | undefined;
+  const followed = new Promise<void>((resolve) => (following = resolve));
+  const bus = {
+    drain: jest.fn(() => Promise.resolve()),
+    follow: jest.fn((after: number, next: (batch: readonly DeviceEvent[]) => void) => {
+      const replay = (options.logged ?? []).filter((e) => Number(e.id) > after);
+      if (replay.length > 0) next(replay);
+      const live = committed.subscribe(next);
+      following?.();
+      return { caughtUp: Promise.resolve(), stop: () => live.unsubscribe() };
+    }),
+  };
+  const registry = { get: (_type: string, id: string) => devices.get(id) };
+  const lease = { onLeadership: (listener: (leading: boolean) => void) => listener(options.leading ?? true) };
   const writer = new DeviceWriterService(
     bus as unknown as EventBusService,
     registry as unknown as DeviceRegistryService,
     repo as unknown as DevicesRepository,
+    lease as unknown as ClusterLeaseService,
     config,
   );
-  writer.onModuleInit();
+  writer.onApplicationBootstrap();
+  if (options.leading ?? true) await followed;
   let open: () => void = () => undefined;
   return {
     writer,
@@ -88,6 +121,7 @@ function setup() {
     repo,
     bus,
     devices,
+    stored,
     commit: (batch: DeviceEvent[]) => committed.next(batch),
     hold: (): void => {
       gate = new Promise<void>((resolve) => (open = resolve));
@@ -97,12 +131,13 @@ function setup() {
       open();
     },
     fail: (n: number) => (failures = n),
+    loseAnswers: (n: number) => (lostAnswers = n),
   };
 }
 
 describe('DeviceWriterService', () => {
   it("writes a committed batch in one call: the devices it touched and each data event's samples", async () => {
-    const s = setup();
+    const s = await setup();
     s.commit([
       event('data', 'a', { temperature: 21.5, door: 'open', ok: true }),
       event('data', 'a', { temperature: 22 }),
@@ -120,7 +155,7 @@ describe('DeviceWriterService', () => {
   });
 
   it('splits a backlog into writes of about MAX_READINGS_PER_WRITE readings, whole events each, in order', async () => {
-    const s = setup();
+    const s = await setup();
     s.hold();
     s.commit([event('data', 'a', { t: -1 })]);
     const perEvent = 7;
@@ -140,7 +175,7 @@ describe('DeviceWriterService', () => {
   });
 
   it('writes a copy of the device taken when the write starts; later changes go in the next write', async () => {
-    const s = setup();
+    const s = await setup();
     s.hold();
     s.devices.get('a')!.status = 'error';
     s.commit([event('status', 'a', {})]);
@@ -154,7 +189,7 @@ describe('DeviceWriterService', () => {
   });
 
   it("writes a device once per write, in the registry's newest state of it", async () => {
-    const s = setup();
+    const s = await setup();
     s.hold();
     s.commit([event('status', 'a', {})]);
     // The registry replaces a device's state with every event; the writer keeps the newest.
@@ -168,7 +203,7 @@ describe('DeviceWriterService', () => {
   });
 
   it('carries every batch committed during a write in the next single write', async () => {
-    const s = setup();
+    const s = await setup();
     s.hold();
     s.commit([event('data', 'a', { t: 1 })]);
     for (let i = 0; i < 20; i++) s.commit([event('data', i % 2 ? 'a' : 'b', { t: i })]);
@@ -180,7 +215,7 @@ describe('DeviceWriterService', () => {
   });
 
   it('ignores events that are not a registered device speaking', async () => {
-    const s = setup();
+    const s = await setup();
     s.commit([
       event('command', 'a', { request_id: 'r', command: 'x', payload: {} }),
       event('alert', 'a', {}),
@@ -190,32 +225,84 @@ describe('DeviceWriterService', () => {
     expect(s.repo.write).not.toHaveBeenCalled();
   });
 
-  it('retries a failed write as it was, under its key, then writes what came meanwhile, in order', async () => {
+  it('retries a failed write from where the stored projection stands, then writes what came meanwhile, in order', async () => {
     jest.useFakeTimers();
     try {
-      const s = setup();
+      const s = await setup();
       s.fail(2);
-      s.commit([event('data', 'a', { t: 1 })]);
-      s.commit([event('data', 'a', { t: 2 })]);
+      const [one] = [event('data', 'a', { t: 1 })];
+      const [two] = [event('data', 'a', { t: 2 })];
+      s.commit([one]);
+      s.commit([two]);
       await jest.advanceTimersByTimeAsync(1000);
       await s.writer.flush();
       expect(s.repo.write).toHaveBeenCalledTimes(4);
       expect(s.writes.map((w) => w.readings.map((r) => r.value))).toEqual([[1], [2]]);
-      // The same key on every attempt of the first write, marked as a retry after the first; the second write
-      // forgets the first one's key.
-      const [first, second] = s.writes.map((w) => w.key as WriteKey);
-      expect(s.attempts.map((k) => k?.key)).toEqual([first.key, first.key, first.key, second.key]);
-      expect(s.attempts.map((k) => k?.retry)).toEqual([false, true, true, false]);
-      expect(second.key).not.toBe(first.key);
-      expect(second.forget).toBe(first.key);
+      expect(s.attempts).toEqual([
+        { after: 0, upTo: Number(one.id) },
+        { after: 0, upTo: Number(one.id) },
+        { after: 0, upTo: Number(one.id) },
+        { after: Number(one.id), upTo: Number(two.id) },
+      ]);
+      // Retries asked the database where the projection stands; the first attempt and the next write did not.
+      expect(s.repo.projected).toHaveBeenCalledTimes(1 + 2);
       expect(s.writer.stats).toMatchObject({ writes: 2, readings: 2, writeErrors: 2 });
     } finally {
       jest.useRealTimers();
     }
   });
 
+  it('stores a write once when its commit went through and only the answer was lost (issue #11)', async () => {
+    jest.useFakeTimers();
+    try {
+      const s = await setup();
+      s.loseAnswers(1);
+      s.commit([event('data', 'a', { t: 1 }), event('data', 'b', { t: 2 })]);
+      await jest.advanceTimersByTimeAsync(1000);
+      s.commit([event('data', 'a', { t: 3 })]);
+      await s.writer.flush();
+      expect(s.writes.flatMap((w) => w.readings.map((r) => r.value))).toEqual([1, 2, 3]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('goes on from the stored position: what a crash left unprojected is written first, nothing before it', async () => {
+    const logged = [event('data', 'a', { t: 1 }), event('data', 'a', { t: 2 }), event('data', 'b', { t: 3 })];
+    const s = await setup({ position: Number(logged[0].id), logged });
+    s.commit([event('data', 'a', { t: 4 })]);
+    await s.writer.flush();
+    expect(s.bus.follow).toHaveBeenCalledWith(Number(logged[0].id), expect.any(Function));
+    expect(s.writes.flatMap((w) => w.readings.map((r) => r.value))).toEqual([2, 3, 4]);
+  });
+
+  it('stores only what is left when another projector moved the position meanwhile (a change of leader)', async () => {
+    jest.useFakeTimers();
+    try {
+      const s = await setup();
+      const batch = [event('data', 'a', { t: 1 }), event('data', 'a', { t: 2 }), event('data', 'a', { t: 3 })];
+      // The previous leader stored the first two before it stepped back.
+      s.stored.position = Number(batch[1].id);
+      s.commit(batch);
+      await jest.advanceTimersByTimeAsync(1000);
+      await s.writer.flush();
+      expect(s.writes.flatMap((w) => w.readings.map((r) => r.value))).toEqual([3]);
+      expect(s.stored.position).toBe(Number(batch[2].id));
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it('projects nothing while another instance leads the cluster', async () => {
+    const s = await setup({ leading: false });
+    s.commit([event('data', 'a', { t: 1 })]);
+    await s.writer.flush();
+    expect(s.bus.follow).not.toHaveBeenCalled();
+    expect(s.repo.write).not.toHaveBeenCalled();
+  });
+
   it('on shutdown waits for the bus to drain, then for its own writes', async () => {
-    const s = setup();
+    const s = await setup();
     const order: string[] = [];
     s.bus.drain.mockImplementation(() => {
       order.push('drain');
@@ -234,7 +321,7 @@ describe('DeviceWriterService', () => {
   });
 
   it('has no room while too many readings wait for the database, and says so when they are written', async () => {
-    const s = setup();
+    const s = await setup();
     s.hold();
     s.commit([event('data', 'a', { t: 0 })]);
     const values = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`r${i}`, i]));

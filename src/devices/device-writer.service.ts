@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import type { BeforeApplicationShutdown, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import type { BeforeApplicationShutdown, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { Subscription } from 'rxjs';
 import type { DeviceEvent } from '../bus/device-event';
+import type { Following } from '../bus/event-reader.service';
 import { EventBusService } from '../bus/event-bus.service';
+import { ClusterLeaseService } from '../cluster/cluster-lease.service';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
 import { GroupCommitQueue } from '../database/group-commit-queue';
@@ -15,42 +15,40 @@ import { DevicesRepository, readingCount } from './devices.repository';
 /** Events that come from a device and so change its registry row. */
 const DEVICE_EVENTS = new Set(['data', 'status', 'command_response']);
 
-/** What a committed event asks to be written: its device's row (by key), or a data event's samples. */
-type Change = { deviceKey: string } | Samples;
-
-/** One transaction: device rows as they were when it was made, samples, and the key that names it. */
+/** One transaction: the committed events it projects, the last of which is where the projection then stands. */
 interface Write {
-  devices: Device[];
-  samples: Samples[];
+  events: readonly DeviceEvent[];
   readings: number;
-  key: string;
+  upTo: number;
 }
 
 /**
- * Persists the registry and readings from what this instance's devices
- * committed (`DeviceRegistryService.own$`): only what is in the event log is
- * written, and whatever piles up while one
- * transaction runs goes into the next (a GroupCommitQueue, as the event
- * log's; never one write per event). A failed write is retried as it was,
- * under its batch key, so a write that committed but whose answer was lost
- * (the SQLite writer thread dying before its reply) is not stored twice.
+ * The devices-and-readings projection (issues #2, #11, #12): the `devices`
+ * and `readings` tables are what the event log's committed events make of
+ * them, written in log order from a stored position (`projections`), so
+ * only what is in the log is written, nothing twice, and nothing is lost
+ * when the process dies between a commit and its readings: whoever
+ * projects next goes on from the stored position (EventBusService.follow
+ * reads the log from there, then follows live batches).
+ *
+ * One instance projects at a time: the only one, or the cluster's leader
+ * (ClusterLeaseService), since every instance sees every committed event;
+ * each write moves the position only from where it was made after, so two
+ * projectors overlapping during a change of leader store each event once.
+ * Whatever piles up while one transaction runs goes into the next (a
+ * GroupCommitQueue, as the event log's; never one write per event); a
+ * failed write is retried from the position the database then holds.
  */
 @Injectable()
-export class DeviceWriterService implements OnModuleInit, BeforeApplicationShutdown, OnModuleDestroy {
+export class DeviceWriterService implements OnApplicationBootstrap, BeforeApplicationShutdown, OnModuleDestroy {
   private readonly logger = new Logger(DeviceWriterService.name);
-  private subscription: Subscription | undefined;
-  private readonly queue: GroupCommitQueue<Change, Write>;
-  /**
-   * Devices whose row is queued and not yet taken into a write, by key, with the registry's newest
-   * state of each (states are replaced, not changed): one row each, however many events.
-   */
-  private readonly queued = new Map<string, Readonly<Device>>();
+  private readonly queue: GroupCommitQueue<readonly DeviceEvent[], Write>;
+  private following: Following | undefined;
+  /** Where the stored projection stands, as this instance last wrote or read it. */
+  private written = 0;
   private failing = false;
-  /** Names this instance's writes (`reading_batches`), so a retried write is known there. */
-  private readonly instanceKey = randomBytes(8).toString('hex');
-  private writeCount = 0;
-  /** The last write that committed: its key is forgotten in the next write's transaction. */
-  private lastCommitted: string | undefined;
+  /** A change of role (leader or not) waiting for the previous one to finish. */
+  private switching: Promise<void> = Promise.resolve();
   /** Counters for health and metrics. */
   readonly stats = { writes: 0, readings: 0, writeErrors: 0 };
 
@@ -58,29 +56,35 @@ export class DeviceWriterService implements OnModuleInit, BeforeApplicationShutd
     private readonly bus: EventBusService,
     private readonly registry: DeviceRegistryService,
     private readonly repository: DevicesRepository,
+    private readonly lease: ClusterLeaseService,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
-    this.queue = new GroupCommitQueue<Change, Write>({
+    this.queue = new GroupCommitQueue<readonly DeviceEvent[], Write>({
       maxBatch: config.readings.batchLimit,
       maxPending: config.readings.queueLimit,
-      seal: (changes, readings) => this.seal(changes, readings),
+      seal: (batches, readings) => this.seal(batches, readings),
       commit: (write, attempt) => this.write(write, attempt),
       failed: (err) => this.failed(err),
     });
   }
 
-  onModuleInit(): void {
-    this.subscription = this.registry.own$.subscribe((batch) => this.take(batch));
+  onApplicationBootstrap(): void {
+    this.lease.onLeadership((leading) => {
+      this.switching = this.switching.then(() => (leading ? this.startProjecting() : this.stopProjecting()));
+    });
   }
 
   /** The bus flushes its log first; what it committed last is then written here before the database closes. */
   async beforeApplicationShutdown(): Promise<void> {
     await this.bus.drain();
+    await this.switching;
     await this.flush();
   }
 
   onModuleDestroy(): void {
-    // Keep receiving batches until the bus completes; only release waiters that would otherwise hang.
+    this.following?.stop();
+    this.following = undefined;
+    // Only release waiters that would otherwise hang.
     this.queue.release();
   }
 
@@ -99,54 +103,87 @@ export class DeviceWriterService implements OnModuleInit, BeforeApplicationShutd
     return this.queue.drain();
   }
 
-  private take(batch: readonly DeviceEvent[]): void {
-    for (const event of batch) {
-      if (!DEVICE_EVENTS.has(event.event)) continue;
-      const device = this.registry.get(event.device_type, event.device_id);
-      if (device === undefined) continue;
-      const deviceKey = `${device.deviceType}\u0000${device.deviceId}`;
-      if (!this.queued.has(deviceKey)) this.queue.add({ deviceKey }, 0);
-      this.queued.set(deviceKey, device);
-      if (event.event !== 'data') continue;
-      const count = readingCount(event.data);
-      // The event's own data, not a copy: events are not changed once published.
-      if (count > 0)
-        this.queue.add(
-          {
-            deviceType: event.device_type,
-            deviceId: event.device_id,
-            ts: Date.parse(event.timestamp),
-            data: event.data,
-          },
-          count,
-        );
+  /** From the stored position: the log's events after it, then every committed batch as it comes. */
+  private async startProjecting(): Promise<void> {
+    if (this.following) return;
+    // A previous turn's writes finish first, so the position read is theirs.
+    await this.queue.drain();
+    for (;;) {
+      try {
+        this.written = await this.repository.projected();
+        break;
+      } catch (err) {
+        this.failed(err);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
     }
+    const following = this.bus.follow(this.written, (batch) => this.take(batch));
+    this.following = following;
+    following.caughtUp.catch((err: unknown) => {
+      // The log could not be read: start over from the stored position.
+      this.logger.error(`Reading the log for the devices projection failed: ${String(err)}`);
+      following.stop();
+      if (this.following !== following) return;
+      this.following = undefined;
+      this.switching = this.switching.then(() => this.startProjecting());
+    });
+  }
+
+  private stopProjecting(): Promise<void> {
+    this.following?.stop();
+    this.following = undefined;
+    return this.queue.drain();
+  }
+
+  private take(batch: readonly DeviceEvent[]): void {
+    let readings = 0;
+    for (const event of batch) if (event.event === 'data') readings += readingCount(event.data);
+    this.queue.add(batch, readings);
     this.queue.start();
   }
 
-  /** Copies of the devices' rows: the registry keeps changing while the transaction runs. */
-  private seal(changes: Change[], readings: number): Write {
-    const devices: Device[] = [];
-    const samples: Samples[] = [];
-    for (const change of changes) {
-      if (!('deviceKey' in change)) {
-        samples.push(change);
-        continue;
-      }
-      const d = this.queued.get(change.deviceKey);
-      this.queued.delete(change.deviceKey);
-      if (d !== undefined) devices.push({ ...d, latestReadings: { ...d.latestReadings } });
-    }
-    return { devices, samples, readings, key: `${this.instanceKey}-${++this.writeCount}` };
+  private seal(batches: (readonly DeviceEvent[])[], readings: number): Write {
+    const events = batches.length === 1 ? batches[0] : batches.flat();
+    return { events, readings, upTo: Number(events[events.length - 1].id) };
   }
 
+  /**
+   * Writes the devices (as the registry has them now, which is at least as
+   * new as these events) and the data events' readings. A retry first reads
+   * where the stored projection stands: an earlier attempt that committed
+   * (its answer lost), or another projector, may have stored some or all.
+   */
   private async write(write: Write, attempt: number): Promise<void> {
-    await this.repository.write(write.devices, write.samples, {
-      key: write.key,
-      retry: attempt > 0,
-      forget: this.lastCommitted,
-    });
-    this.lastCommitted = write.key;
+    const after = attempt === 0 ? this.written : await this.repository.projected();
+    if (after >= write.upTo) {
+      this.written = after;
+      return;
+    }
+    const events = after < Number(write.events[0].id) ? write.events : write.events.filter((e) => Number(e.id) > after);
+    const devices = new Map<string, Device>();
+    const samples: Samples[] = [];
+    for (const event of events) {
+      if (!DEVICE_EVENTS.has(event.event)) continue;
+      const key = `${event.device_type}\u0000${event.device_id}`;
+      if (!devices.has(key)) {
+        const d = this.registry.get(event.device_type, event.device_id);
+        if (d === undefined) continue;
+        // A copy: the registry's state is replaced, not changed, but its readings map is shared.
+        devices.set(key, { ...d, latestReadings: { ...d.latestReadings } });
+      }
+      // The event's own data, not a copy: events are not changed once published.
+      if (event.event === 'data' && readingCount(event.data) > 0)
+        samples.push({
+          deviceType: event.device_type,
+          deviceId: event.device_id,
+          ts: Date.parse(event.timestamp),
+          data: event.data,
+        });
+    }
+    // Nothing to store moves nothing: the next write starts from the same stored position.
+    if (devices.size === 0) return;
+    await this.repository.write([...devices.values()], samples, { after, upTo: write.upTo });
+    this.written = write.upTo;
     this.stats.writes++;
     this.stats.readings += write.readings;
     if (this.failing) this.logger.log('Devices and readings writable again');

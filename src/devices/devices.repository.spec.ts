@@ -162,36 +162,28 @@ describe('DevicesRepository', () => {
     expect(keys.map((k) => k.device_key)).toEqual([1, 2, 3]);
   });
 
-  it('stores a write once when the writer fails after its commit (the writer thread dying before its reply)', async () => {
+  it('moves the stored projection with the write, in its transaction, from the position it was made after', async () => {
+    expect(await repo.projected()).toBe(0);
+    await repo.write([device('ws-1', 'online')], [row('temperature', 21, T0)], { after: 0, upTo: 5 });
+    expect(await repo.projected()).toBe(5);
+    await repo.write([device('ws-1', 'online')], [row('temperature', 22, T0 + 1)], { after: 5, upTo: 9 });
+    expect(await repo.projected()).toBe(9);
+    expect(await repo.readings(range())).toEqual([stored('temperature', 21, T0), stored('temperature', 22, T0 + 1)]);
+  });
+
+  it('shows a write whose commit went through before the writer thread died by its stored position', async () => {
     const writer = new BatchWriter(db, onDataSource);
     repo = new SqliteDevicesRepository(db, writer);
     const run = writer.run.bind(writer);
-    let dieAfterCommit = true;
-    jest.spyOn(writer, 'run').mockImplementation(async (statements: WriteStatement[]) => {
-      const changes = await run(statements);
-      if (!dieAfterCommit) return changes;
-      dieAfterCommit = false;
+    jest.spyOn(writer, 'run').mockImplementationOnce(async (statements: WriteStatement[]) => {
+      await run(statements);
       throw new Error('the SQLite writer thread exited with code 1');
     });
     const samples = [row('temperature', 21, T0), row('temperature', 22, T0 + 1)];
-    await expect(repo.write([device('ws-1', 'online')], samples, { key: 'w1', retry: false })).rejects.toThrow(
-      'exited',
-    );
-    // What the device writer does next: the same write, under the same key.
-    await repo.write([device('ws-1', 'online')], samples, { key: 'w1', retry: true });
-    await repo.write([], [row('temperature', 23, T0 + 2)], { key: 'w2', retry: false, forget: 'w1' });
-    expect(await repo.readings(range())).toEqual([
-      stored('temperature', 21, T0),
-      stored('temperature', 22, T0 + 1),
-      stored('temperature', 23, T0 + 2),
-    ]);
-    // Only the last write's key is kept: no retry can name the earlier one.
-    expect(await db.query(`SELECT batch_key FROM reading_batches`)).toEqual([{ batch_key: 'w2' }]);
-  });
-
-  it('stores a retried write that never committed', async () => {
-    await repo.write([device('ws-1', 'online')], [row('temperature', 21, T0)], { key: 'w1', retry: true });
-    expect(await repo.readings(range())).toEqual([stored('temperature', 21, T0)]);
+    await expect(repo.write([device('ws-1', 'online')], samples, { after: 0, upTo: 3 })).rejects.toThrow('exited');
+    // What the device writer asks before a retry: the write is stored, so it is not made again.
+    expect(await repo.projected()).toBe(3);
+    expect(await repo.readings(range())).toEqual([stored('temperature', 21, T0), stored('temperature', 22, T0 + 1)]);
   });
 
   it('refuses readings of a device it has never written, naming the device', async () => {

@@ -93,16 +93,22 @@ const AGGREGATES: Record<Aggregate, string> = {
   count: 'COUNT(*)',
 };
 
-/** How long a write's key is kept at most (one left by a stopped instance); retries come within seconds. */
-export const BATCH_KEY_TTL_MS = 24 * 3_600_000;
+/**
+ * The devices-and-readings projection's step in one write (1700000013000):
+ * its rows are what the log's events in (`after`, `upTo`] make; the stored
+ * position moves from `after` to `upTo` in the same transaction.
+ */
+export interface ProjectionStep {
+  after: number;
+  upTo: number;
+}
 
-/** Names one write so a retry of it is known (`reading_batches`). */
-export interface WriteKey {
-  key: string;
-  /** True on a retry: a write stored under `key` already is not stored again. */
-  retry: boolean;
-  /** The writer's previous key, which no retry can name any more: deleted in this write's transaction. */
-  forget?: string;
+/** The stored position was not `after`: someone else projected those events (nothing of this write was stored). */
+export class ProjectionMovedError extends Error {
+  readonly code = 'projection_moved';
+  constructor(step: ProjectionStep) {
+    super(`the devices projection is no longer at ${step.after}: not writing through ${step.upTo}`);
+  }
 }
 
 /** type → id → device_key. */
@@ -131,25 +137,25 @@ export abstract class DevicesRepository {
   /**
    * Upserts the devices and appends the samples' readings in one transaction.
    * A sample's device must be among `devices` or have been written before.
-   * With `batch`, the write is stored under its key in the same transaction,
-   * and a retry of a write whose key is stored already does nothing.
+   * With `step`, the transaction moves the projection's stored position
+   * from `step.after` to `step.upTo`, and is not stored (ProjectionMovedError)
+   * when the position was not `step.after`.
    */
-  abstract write(devices: readonly Device[], samples: readonly Samples[], batch?: WriteKey): Promise<void>;
+  abstract write(devices: readonly Device[], samples: readonly Samples[], step?: ProjectionStep): Promise<void>;
+
+  /** The last event whose devices and readings are stored. */
+  async projected(): Promise<number> {
+    const rows = await this.db.query<{ last_id: string | number }[]>(
+      `SELECT last_id FROM projections WHERE name = 'devices'`,
+    );
+    return Number(rows[0]?.last_id ?? 0);
+  }
 
   /** Told of every key read from the table (SQLite counts on from the highest). */
   protected abstract sawKey(key: number): void;
 
   /** The driver's mark for the n-th (1-based) statement parameter. */
   protected abstract param(n: number): string;
-
-  /** True when a write under this key committed before (only its answer was lost). */
-  protected async committedBefore(batch: WriteKey | undefined): Promise<boolean> {
-    if (batch === undefined || !batch.retry) return false;
-    const rows = await this.db.query<unknown[]>(`SELECT 1 FROM reading_batches WHERE batch_key = ${this.param(1)}`, [
-      batch.key,
-    ]);
-    return rows.length > 0;
-  }
 
   async loadDevices(): Promise<Device[]> {
     await this.deviceKeys();

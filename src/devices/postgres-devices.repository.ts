@@ -3,12 +3,12 @@ import type { BatchWriter } from '../database/batch-writer';
 import { BulkInsert } from '../database/bulk-insert';
 import { CopyFields, copyField, copyIn, copyJson } from '../database/pg-copy';
 import type { Device } from './device.entity';
-import type { Samples, WriteKey } from './devices.repository';
+import type { ProjectionStep, Samples } from './devices.repository';
 import {
-  BATCH_KEY_TTL_MS,
   DEVICE_COLUMNS,
   DEVICE_UPSERT,
   DevicesRepository,
+  ProjectionMovedError,
   READING_COLUMNS,
   deviceRow,
   isNumber,
@@ -45,20 +45,20 @@ export class PostgresDevicesRepository extends DevicesRepository {
     // The identity column hands keys out.
   }
 
-  async write(devices: readonly Device[], samples: readonly Samples[], batch?: WriteKey): Promise<void> {
+  async write(devices: readonly Device[], samples: readonly Samples[], step?: ProjectionStep): Promise<void> {
     const keys = await this.deviceKeys();
     if (devices.length === 0 && samples.length === 0) return;
-    if (await this.committedBefore(batch)) return;
     await this.db.transaction(async (tx) => {
       const runner = tx.queryRunner;
       if (!runner) throw new Error('transaction without a query runner');
-      if (batch !== undefined) {
-        // One round trip: the writer's previous key and stale keys go in a data-modifying WITH.
-        const now = Date.now();
-        await runner.query(
-          `WITH forgotten AS (DELETE FROM reading_batches WHERE batch_key = $3 OR written_at < $4) INSERT INTO reading_batches (batch_key, written_at) VALUES ($1, $2)`,
-          [batch.key, now, batch.forget ?? '', now - BATCH_KEY_TTL_MS],
+      if (step !== undefined) {
+        // First: the row lock orders projectors, and a write whose events are stored already stores nothing.
+        const moved = await runner.query(
+          `UPDATE projections SET last_id = $1 WHERE name = 'devices' AND last_id = $2`,
+          [step.upTo, step.after],
+          true,
         );
+        if (moved.affected !== 1) throw new ProjectionMovedError(step);
       }
       const deviceValues: unknown[] = [];
       for (const d of devices) deviceValues.push(...deviceRow(d));

@@ -2,9 +2,8 @@ import type { DataSource } from 'typeorm';
 import type { BatchWriter } from '../database/batch-writer';
 import { BulkInsert } from '../database/bulk-insert';
 import type { Device } from './device.entity';
-import type { Samples, WriteKey } from './devices.repository';
+import type { ProjectionStep, Samples } from './devices.repository';
 import {
-  BATCH_KEY_TTL_MS,
   DEVICE_COLUMNS,
   DEVICE_UPSERT,
   DevicesRepository,
@@ -48,10 +47,8 @@ export class SqliteDevicesRepository extends DevicesRepository {
     if (key >= this.nextKey) this.nextKey = key + 1;
   }
 
-  async write(devices: readonly Device[], samples: readonly Samples[], batch?: WriteKey): Promise<void> {
+  async write(devices: readonly Device[], samples: readonly Samples[], step?: ProjectionStep): Promise<void> {
     const keys = await this.deviceKeys();
-    // The writer thread committed before it could answer: the main connection sees the commit (WAL).
-    if (await this.committedBefore(batch)) return;
     const deviceValues: unknown[] = [];
     for (const d of devices) {
       let key = keys.get(d.deviceType)?.get(d.deviceId);
@@ -74,17 +71,12 @@ export class SqliteDevicesRepository extends DevicesRepository {
       ...this.insertReadings.statements(readingValues),
     ];
     if (statements.length === 0) return;
-    if (batch !== undefined) {
-      const now = Date.now();
-      // The writer's previous key (no retry can name it now) and keys a stopped instance left behind.
-      statements.push(
-        {
-          sql: `DELETE FROM reading_batches WHERE batch_key = ? OR written_at < ?`,
-          params: [batch.forget ?? '', now - BATCH_KEY_TTL_MS],
-        },
-        { sql: `INSERT INTO reading_batches (batch_key, written_at) VALUES (?, ?)`, params: [batch.key, now] },
-      );
-    }
+    // One process writes the file, so nobody else moves the position; a retry reads it first (DeviceWriterService).
+    if (step !== undefined)
+      statements.push({
+        sql: `UPDATE projections SET last_id = ? WHERE name = 'devices' AND last_id = ?`,
+        params: [step.upTo, step.after],
+      });
     await this.writer.run(statements);
   }
 }

@@ -7,6 +7,7 @@ import { PostgresAppendIndexes1700000007000 } from './1700000007000-postgres-app
 import { EventMessageIds1700000008000 } from './1700000008000-event-message-ids';
 import { ReadingBatches1700000009000 } from './1700000009000-reading-batches';
 import { IngestLeases1700000012000 } from './1700000012000-ingest-leases';
+import { DevicesProjection1700000013000 } from './1700000013000-devices-projection';
 
 /** Every migration, oldest first. Both SQLite and PostgreSQL run these; nothing uses `synchronize`. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   EventMessageIds1700000008000,
   ReadingBatches1700000009000,
   IngestLeases1700000012000,
+  DevicesProjection1700000013000,
 ];
