@@ -4,6 +4,7 @@ import type { NumberedPublisher } from './support/numbered-publishers';
 import {
   acknowledgedMore,
   countLogged,
+  countReadings,
   faultLine,
   freePort,
   startPublishers,
@@ -91,5 +92,10 @@ describe('durability: SIGKILL while devices publish', () => {
     console.log(faultLine('sigkill', backend, counts, { seed: SEED, rounds: ROUNDS, devices: DEVICES }));
     expect(problems).toEqual([]);
     expect(counts).toMatchObject({ missing: 0, duplicated: 0, reordered: 0 });
+    // The readings history too: a kill between a commit and its readings loses none of them (issue #11).
+    const readings = await countReadings(url, publishers);
+    console.log(faultLine('sigkill-readings', backend, { published: counts.published, ...readings.counts }));
+    expect(readings.problems).toEqual([]);
+    expect(readings.counts).toMatchObject({ missing: 0, duplicated: 0, reordered: 0 });
   }, 240_000);
 });

@@ -217,3 +217,50 @@ export function faultLine(
     .map(([k, v]) => `${k}=${String(v)}`)
     .join(' ')}`;
 }
+
+/**
+ * The readings history's side of the same count: each meter's `seq`
+ * readings, oldest first, against what its publisher saw acknowledged. Waits
+ * (up to `timeoutMs`) for the last acknowledged one: readings are written a
+ * moment after their events, by whichever instance projects.
+ */
+export async function countReadings(
+  baseUrl: string,
+  publishers: readonly NumberedPublisher[],
+  timeoutMs = 20_000,
+  headers: Record<string, string> = {},
+): Promise<{ counts: Omit<FaultCounts, 'published'>; problems: string[] }> {
+  const counts = { acknowledged: 0, found: 0, missing: 0, duplicated: 0, reordered: 0 };
+  const problems: string[] = [];
+  const read = async (deviceId: string): Promise<number[]> => {
+    const res = await fetch(`${baseUrl}/api/devices/meter/${deviceId}/readings?reading=seq&limit=10000`, { headers });
+    if (res.status !== 200) return [];
+    return ((await res.json()) as { readings: { value: number }[] }).readings.map((r) => r.value);
+  };
+  for (const publisher of publishers) {
+    const wanted = publisher.acknowledged;
+    await waitFor(
+      async () => {
+        const have = new Set(await read(publisher.deviceId).catch(() => []));
+        return wanted.every((seq) => have.has(seq)) ? true : undefined;
+      },
+      `${publisher.deviceId}'s acknowledged readings`,
+      timeoutMs,
+    ).catch(() => undefined); // the counts below say what is missing
+    const seqs = await read(publisher.deviceId);
+    const seen = new Set<number>();
+    let last = 0;
+    for (const seq of seqs) {
+      if (seen.has(seq)) counts.duplicated++;
+      else if (seq < last) counts.reordered++;
+      seen.add(seq);
+      last = Math.max(last, seq);
+    }
+    const missing = wanted.filter((seq) => !seen.has(seq));
+    if (missing.length > 0) problems.push(`${publisher.deviceId}'s readings miss ${missing.slice(0, 10).join(', ')}`);
+    counts.acknowledged += wanted.length;
+    counts.found += seen.size;
+    counts.missing += missing.length;
+  }
+  return { counts, problems };
+}
