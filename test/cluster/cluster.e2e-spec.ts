@@ -1,6 +1,7 @@
 /**
- * Issue #5: three instances as one service over Mosquitto (shared
- * subscription), PostgreSQL (one log) and Redis (fan-out, leader lease).
+ * Issue #5: three instances as one service over Mosquitto (one share group,
+ * ingesting by lease: issue #12), PostgreSQL (one log) and Redis (fan-out,
+ * leader lease).
  * Runs in the "cluster" Jest project, which exists when MQTT_URL,
  * DATABASE_URL and REDIS_URL are set (`.ci/run` sets them).
  */
@@ -43,10 +44,8 @@ describe('three instances as one service', () => {
       .map((e) => e.data.n as number);
   const sorted = (numbers: number[]): number[] => [...numbers].sort((x, y) => x - y);
   /**
-   * A shared subscription hands one device's messages to several instances, which commit
-   * independently: the log order (ids) is the one order every client sees, but it need not be
-   * the publish order (MQTT gives no order across a share group). So: every number exactly
-   * once, ids strictly increasing.
+   * Every number exactly once, ids strictly increasing: the one order every client sees. (Publish order per
+   * device is cluster-order.e2e-spec.ts's.)
    */
   const expectExactlyOnceInLogOrder = (s: SseStream, sent: number[]): void => {
     expect(sorted(dataNumbers(s))).toEqual(sorted(sent));
