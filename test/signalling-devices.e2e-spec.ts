@@ -144,7 +144,15 @@ describe('signalling devices', () => {
   });
 
   it('lets a device token publish only as itself and subscribe only to its command channel', async () => {
-    const dev = await device('s-3');
+    const minted = await deviceToken('s-3');
+    const dev = await connected(minted.token);
+    // Its token covers its own cmd channel, to receive commands, not to send them.
+    const command = await fetch(`${app.url}/api/devices/sensor/s-3/commands`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${minted.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ command: 'set_interval', payload: { interval: 5 } }),
+    });
+    expect([command.status, ((await command.json()) as Json).error]).toEqual([403, 'forbidden']);
     const refused = async (attempt: Promise<unknown>): Promise<string> => (await rejection(attempt)).name;
     expect(await refused(dev.client.publish(`${prefix}/sensor/s-4/data`, { temperature: 1 }))).toBe(
       'channel_not_authorized',

@@ -33,11 +33,13 @@ interface Template {
 export class DeviceChannels {
   private readonly byLevels = new Map<number, Template[]>();
   private readonly templates: Template[];
+  private readonly prefixLevel: string;
 
   constructor(
     private readonly prefix: string,
     mappings: readonly DeviceChannelMapping[],
   ) {
+    this.prefixLevel = `${prefix}/`;
     this.templates = mappings.map((m) => ({
       levels: m.template.split('/'),
       kind: m.kind,
@@ -52,6 +54,8 @@ export class DeviceChannels {
 
   /** The device and kind a channel names, or undefined for any other channel. */
   route(channel: string): DeviceChannel | undefined {
+    // Every signalling publish asks: the common answer (no mappings, another prefix) costs no split.
+    if (this.templates.length === 0 && !channel.startsWith(this.prefixLevel)) return undefined;
     const levels = channel.split('/');
     if (levels[0] === this.prefix) return this.standard(levels);
     for (const t of this.byLevels.get(levels.length) ?? []) {
