@@ -29,6 +29,7 @@ import type { AppConfig } from '../src/config/app-config';
 import { ChannelCommandsService } from '../src/signalling/channel-commands.service';
 import { DeviceChannelsService } from '../src/signalling/device-channels.service';
 import { DeviceTypes } from '../src/config/device-types';
+import { DEFAULT_JSON_LIMITS } from '../src/common/json-limits';
 import { DeviceChannels } from '../src/devices/device-channels';
 import type { DeviceIngestService } from '../src/devices/device-ingest.service';
 import { DeviceRejects } from '../src/devices/device-rejects';
@@ -57,6 +58,7 @@ const TARGET_SUBSCRIBERS = 1000;
 const config = {
   mqtt: { topicPrefix: 'things' },
   maxMessageSize: 65536,
+  json: DEFAULT_JSON_LIMITS,
   // The default SEND_BUFFER_LIMIT (1 MiB), as a deployment runs it.
   delivery: { sendBufferBytes: 1024 * 1024 },
   auth: { jwtSecret: 'bench-secret', adminToken: 'bench-admin', required: true },
