@@ -190,8 +190,10 @@ describe('signalling devices', () => {
       ['offline', 'disconnected'],
       ['online', 'connected'],
     ]);
-    await dev.client.close();
-    await waitFor(async () => ((await statusOf('s-5')) === 'offline' ? true : undefined), 's-5 offline on close');
+    // An administrator disconnects it (its peer id has a /, escaped in the path): offline, and the SDK stays away.
+    const kicked = await adminFetch(app, 'DELETE', `/v1/peers/${encodeURIComponent('sensor/s-5')}`);
+    expect(kicked).toEqual({ status: 200, body: { peerId: 'sensor/s-5', disconnected: 1 } });
+    await waitFor(async () => ((await statusOf('s-5')) === 'offline' ? true : undefined), 's-5 offline when kicked');
   });
 
   it('sends a REST command to the device on its command channel; its cmd/response completes the call', async () => {
