@@ -12,6 +12,12 @@
  * timed until the last PUBACK (after the commit), against the bare broker
  * (bench/ingest-qos1.ts).
  *
+ * `--signalling` messages (default: as `--qos1`; 0 skips) from devices that
+ * speak the signalling protocol (issue #15): 100 SDK SignallingClients with
+ * device tokens, `--device-window` publishes unacknowledged each, timed to
+ * the last ack (after the commit), against the MQTT QoS 1 devices workload
+ * of the same run (bench/ingest-signalling.ts).
+ *
  * `--message-ids` puts a distinct `message_id` in every payload: the price
  * of the log's look-up of redelivered messages (issue #11).
  *
@@ -34,7 +40,9 @@ import { EventBusService } from '../src/bus/event-bus.service';
 import { EventRecord } from '../src/bus/event-record.entity';
 import { loadConfig } from '../src/config/load-config';
 import { MqttTransport } from '../src/mqtt/mqtt-transport';
-import { bareQos1, publishQos1, workloads } from './ingest-qos1';
+import { loadavg } from 'node:os';
+import { DEVICES, bareQos1, publishQos1, workloads } from './ingest-qos1';
+import { SIGNALLING_TYPE, publishSignalling } from './ingest-signalling';
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -52,22 +60,28 @@ const SOAK_RATE = numberFlag('rate', 5000);
 const ONLY = flag('only');
 const MESSAGE_IDS = args.includes('--message-ids');
 const QOS1_COUNT = numberFlag('qos1', 50_000);
-const QOS1 = workloads(numberFlag('device-window', 10), numberFlag('gateway-window', 1000));
+const DEVICE_WINDOW = numberFlag('device-window', 10);
+const QOS1 = workloads(DEVICE_WINDOW, numberFlag('gateway-window', 1000));
+const SIGNALLING_COUNT = numberFlag('signalling', QOS1_COUNT);
 /** How long the log may take to catch up after the last message before the rest count as lost. */
 const SETTLE_MS = 120_000;
 /** Heap growth over the second half of a soak that still counts as flat. */
 const FLAT_HEAP_MB = 10;
 
-function payload(i: number): string {
-  // ~100 bytes, like a small weather station sample.
-  return JSON.stringify({
+/** ~100 bytes as JSON, like a small weather station sample. */
+function reading(i: number): object {
+  return {
     temperature: 20 + (i % 100) / 10,
     humidity: 40 + (i % 50),
     pressure: 1013.25,
     seq: i,
     battery: 87.5,
     ...(MESSAGE_IDS ? { message_id: `m-${i}` } : {}),
-  });
+  };
+}
+
+function payload(i: number): string {
+  return JSON.stringify(reading(i));
 }
 
 /** Waits until `check` holds or the deadline passes; says which. */
@@ -104,8 +118,11 @@ async function bare(url: string): Promise<{ rate: number; received: number }> {
 }
 
 /** Events of one device type in the log, counted in the database itself. */
-function logged(app: RunningApp, deviceType: string): Promise<number> {
-  return app.app.get(DataSource).getRepository(EventRecord).countBy({ deviceType });
+function logged(app: RunningApp, deviceType: string, event?: string): Promise<number> {
+  return app.app
+    .get(DataSource)
+    .getRepository(EventRecord)
+    .countBy(event === undefined ? { deviceType } : { deviceType, event });
 }
 
 async function ingest(app: RunningApp, url: string): Promise<{ rate: number; logged: number }> {
@@ -120,8 +137,13 @@ async function ingest(app: RunningApp, url: string): Promise<{ rate: number; log
   return { rate, logged: await logged(app, 'bench') };
 }
 
-/** One QoS 1 workload, bare broker then bridge; prints a row of the QoS 1 table. */
-async function qos1(app: RunningApp, url: string, label: string, workload: (typeof QOS1)[number]): Promise<boolean> {
+/** One QoS 1 workload, bare broker then bridge; adds a row to the QoS 1 table and answers the bridge's rate. */
+async function qos1(
+  app: RunningApp,
+  url: string,
+  label: string,
+  workload: (typeof QOS1)[number],
+): Promise<{ ok: boolean; rate: number }> {
   const broker = await bareQos1(url, workload, QOS1_COUNT, payload);
   const type = workload.topic('', 0, 0).split('/')[1];
   const before = await logged(app, type);
@@ -134,9 +156,28 @@ async function qos1(app: RunningApp, url: string, label: string, workload: (type
     `| ${label} | ${workload.name} | ${QOS1_COUNT} | ${Math.round(broker)} msg/s | ${Math.round(rate)} msg/s | ` +
       `${((rate / broker) * 100).toFixed(0)}% | ${lost === 0 ? 'none' : `${lost} not in the log at the last PUBACK`} |`,
   );
-  return lost === 0;
+  return { ok: lost === 0, rate };
 }
 const qos1Rows: string[] = [];
+
+/** The signalling devices against MQTT QoS 1's devices workload of the same run (`mqttRate`); adds a row. */
+async function signalling(app: RunningApp, label: string, mqttRate: number | undefined): Promise<boolean> {
+  const before = await logged(app, SIGNALLING_TYPE, 'data');
+  const run = await publishSignalling(app, DEVICES, DEVICE_WINDOW, SIGNALLING_COUNT, reading);
+  // Data events only: the devices' connections add status events of their own.
+  const inLog = (await logged(app, SIGNALLING_TYPE, 'data')) - before;
+  const rate = SIGNALLING_COUNT / run.seconds;
+  const lost = SIGNALLING_COUNT - inLog;
+  const near = rate > 0.9 * run.ceiling ? ` (near the protocol's ${run.ceiling} msg/s for ${DEVICES} connections)` : '';
+  signallingRows.push(
+    `| ${label} | ${DEVICES} devices, ${DEVICE_WINDOW} in flight each | ${SIGNALLING_COUNT} | ` +
+      `${mqttRate === undefined ? '—' : `${Math.round(mqttRate)} msg/s`} | ${Math.round(rate)} msg/s${near} | ` +
+      `${mqttRate === undefined ? '—' : `${((rate / mqttRate) * 100).toFixed(0)}%`} | ` +
+      `${lost === 0 ? 'none' : `${lost} not in the log at the last ack`} |`,
+  );
+  return lost === 0;
+}
+const signallingRows: string[] = [];
 
 interface Sample {
   at: number;
@@ -245,7 +286,13 @@ async function run(label: string, postgresUrl: string | undefined): Promise<bool
           `${Math.round(bridge.rate)} msg/s | ${((bridge.rate / broker.rate) * 100).toFixed(0)}% | ${lost === 0 ? 'none' : `${lost} LOST`} |`,
       );
     }
-    for (const workload of QOS1_COUNT > 0 ? QOS1 : []) ok = (await qos1(app, url, label, workload)) && ok;
+    let mqttDevicesRate: number | undefined;
+    for (const workload of QOS1_COUNT > 0 ? QOS1 : []) {
+      const result = await qos1(app, url, label, workload);
+      mqttDevicesRate ??= result.rate;
+      ok = result.ok && ok;
+    }
+    if (SIGNALLING_COUNT > 0) ok = (await signalling(app, label, mqttDevicesRate)) && ok;
     if (SOAK_SEC > 0) ok = (await soak(app, url, label)) && ok;
   } finally {
     await app.close();
@@ -281,6 +328,21 @@ async function main(): Promise<boolean> {
     console.log('|---|---|---|---|---|---|---|');
     for (const row of qos1Rows) console.log(row);
   }
+  if (signallingRows.length > 0) {
+    console.log(
+      `\nSignalling devices (issue #15), acknowledged after commit: ${SIGNALLING_COUNT} messages, SDK clients over /v1, timed to the last ack\n`,
+    );
+    console.log(
+      '| log | publishers | messages | MQTT QoS 1, same workload | signalling (ack = in the log) | ratio | not logged |',
+    );
+    console.log('|---|---|---|---|---|---|---|');
+    for (const row of signallingRows) console.log(row);
+  }
+  console.log(
+    `\nLoad average at the end: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(', ')}`,
+  );
   return ok;
 }
 

@@ -27,6 +27,13 @@ import { RawWsServer } from '../src/common/gateway.adapter';
 import { UpgradeRouter } from '../src/common/upgrade-router';
 import type { AppConfig } from '../src/config/app-config';
 import { ChannelCommandsService } from '../src/signalling/channel-commands.service';
+import { DeviceChannelsService } from '../src/signalling/device-channels.service';
+import { DeviceTypes } from '../src/config/device-types';
+import { DEFAULT_JSON_LIMITS } from '../src/common/json-limits';
+import { DeviceChannels } from '../src/devices/device-channels';
+import type { DeviceIngestService } from '../src/devices/device-ingest.service';
+import { DeviceRejects } from '../src/devices/device-rejects';
+import { MetricsService } from '../src/observability/metrics.service';
 import type { CommandsService } from '../src/devices/commands.service';
 import { SignallingAuthService } from '../src/signalling/signalling-auth.service';
 import { SignallingHubService } from '../src/signalling/signalling-hub.service';
@@ -51,12 +58,22 @@ const TARGET_SUBSCRIBERS = 1000;
 const config = {
   mqtt: { topicPrefix: 'things' },
   maxMessageSize: 65536,
+  json: DEFAULT_JSON_LIMITS,
   // The default SEND_BUFFER_LIMIT (1 MiB), as a deployment runs it.
   delivery: { sendBufferBytes: 1024 * 1024 },
   auth: { jwtSecret: 'bench-secret', adminToken: 'bench-admin', required: true },
 } as AppConfig;
 /** No device commands in this benchmark: only `{prefix}/…/cmd` channels would reach it. */
-const noCommands = new ChannelCommandsService(undefined as unknown as CommandsService, config);
+const noCommands = new ChannelCommandsService(undefined as unknown as CommandsService);
+/** No device channels either (bench/ingest.ts measures those, through the whole app). */
+const noDevices = (): DeviceChannelsService =>
+  new DeviceChannelsService(
+    new DeviceChannels('things', []),
+    undefined as unknown as DeviceIngestService,
+    DeviceTypes.load(undefined),
+    new DeviceRejects(),
+    new MetricsService(),
+  );
 
 /** Client side, plain JavaScript in a worker: subscribers, one publisher, latency samples. */
 const CLIENTS = `
@@ -138,7 +155,7 @@ interface LatencyRow {
 
 async function latency(): Promise<LatencyRow[]> {
   const router = new UpgradeRouter();
-  const hub = new SignallingHubService(config, noCommands, new LocalSignallingRelay());
+  const hub = new SignallingHubService(config, noCommands, new LocalSignallingRelay(), noDevices());
   const tokens = new TokenService(config);
   const auth = new SignallingAuthService(tokens, { keys: new Map(), rooms: new Map() });
   const gateway = new SignallingGateway(auth, hub, config);
@@ -207,7 +224,8 @@ async function main(): Promise<void> {
   );
 
   console.log('Routing cost per message (1,000 channels, each matching one or two patterns)');
-  const newHub = (): SignallingHubService => new SignallingHubService(config, noCommands, new LocalSignallingRelay());
+  const newHub = (): SignallingHubService =>
+    new SignallingHubService(config, noCommands, new LocalSignallingRelay(), noDevices());
   // A discarded first pass, so the smallest size is not also the one that warms the JIT up.
   routing(Math.min(...PATTERN_COUNTS), newHub);
   const routed = PATTERN_COUNTS.map((n) => routing(n, newHub));

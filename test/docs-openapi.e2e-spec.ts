@@ -253,6 +253,13 @@ describe('API docs', () => {
 
     // Signalling.
     await call('POST', '/v1/tokens', { token: admin, body: { peerId: 'docs', channels: ['things/**'] } });
+    await call('POST', '/admin/devices/weatherstation/ws-3/token', { token: admin, body: { expiresInSec: 600 } });
+    await call('POST', '/admin/devices/weatherstation/ws-3/token', { token: admin, body: { expiresInSec: 0 } }); // 400
+    await call('POST', '/admin/gateways/token', {
+      token: admin,
+      body: { name: 'site-b', channels: [`${prefix}/weatherstation/**`] },
+    });
+    await call('POST', '/admin/gateways/token', { token: admin, body: { name: 'site-b' } }); // 400
     await call('GET', '/admin/peers', { token: admin });
     await call('DELETE', '/v1/peers/nobody', { token: admin }); // 404
     await call('PUT', '/admin/rooms/lobby', { token: admin, body: { channels: [`${prefix}/weatherstation/**`] } });

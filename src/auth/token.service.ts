@@ -6,6 +6,14 @@ import { UnauthorizedError } from '../common/domain-error';
 
 export const PERMISSIONS = ['publish', 'subscribe', 'presence', 'send'] as const;
 export type Permission = (typeof PERMISSIONS)[number];
+/**
+ * A token that acts for devices on signalling (issue #15): `device` (its `sub`
+ * is `{type}/{id}`) or `gateway` (for the devices its channels name). Such a
+ * peer publishes only devices' data, status and cmd/response, and subscribes
+ * only to command channels.
+ */
+export const DEVICE_ROLES = ['device', 'gateway'] as const;
+export type DeviceRole = (typeof DEVICE_ROLES)[number];
 
 /** Client token claims (signalling-protocol.md, "JWT"); web clients use the same tokens. */
 export interface ClientClaims {
@@ -16,6 +24,7 @@ export interface ClientClaims {
   permissions: Permission[];
   metadata?: Record<string, unknown>;
   peerMetadata?: Record<string, unknown>;
+  role?: DeviceRole;
 }
 
 export interface MintRequest {
@@ -26,6 +35,7 @@ export interface MintRequest {
   expiresInSec?: number;
   metadata?: Record<string, unknown>;
   peerMetadata?: Record<string, unknown>;
+  role?: DeviceRole;
 }
 
 /** Signs and verifies HS256 client tokens with `JWT_SECRET`. */
@@ -42,6 +52,7 @@ export class TokenService {
       permissions: request.permissions ?? ['subscribe', 'presence'],
       ...(request.metadata ? { metadata: request.metadata } : {}),
       ...(request.peerMetadata ? { peerMetadata: request.peerMetadata } : {}),
+      ...(request.role ? { role: request.role } : {}),
     };
     return {
       token: jwt.sign(claims, this.config.auth.jwtSecret, { algorithm: 'HS256', noTimestamp: false }),
@@ -81,6 +92,8 @@ export class TokenService {
         throw new UnauthorizedError('invalid_token', `The token ${claim} must be an object of at most ${limit} bytes`);
       }
     }
+    if (payload.role !== undefined && !(DEVICE_ROLES as readonly unknown[]).includes(payload.role))
+      throw new UnauthorizedError('invalid_token', `The token role must be one of ${DEVICE_ROLES.join(', ')}`);
     const channels = Array.isArray(payload.channels)
       ? (payload.channels as unknown[]).filter((c): c is string => typeof c === 'string')
       : [];

@@ -19,6 +19,22 @@ export type DatabaseConfig =
       url: string;
     };
 
+/** What a mapped signalling channel carries for its device (issue #15): as the MQTT topic of that kind. */
+export const DEVICE_CHANNEL_KINDS = ['data', 'status', 'cmd', 'cmd/response'] as const;
+export type DeviceChannelKind = (typeof DEVICE_CHANNEL_KINDS)[number];
+
+/**
+ * An operator's own channel layout mapped onto devices (`SIGNALLING_DEVICE_CHANNELS`):
+ * `fleet/{id}/telemetry` → type `sensor`, kind `data`. Placeholders are whole
+ * channel levels: `{id}` once, `{type}` at most once (and then no `type`).
+ */
+export interface DeviceChannelMapping {
+  template: string;
+  /** The device type of every channel of the template; unset when the template has `{type}`. */
+  type?: string;
+  kind: DeviceChannelKind;
+}
+
 export const CLIENT_CERT_MODES = ['off', 'optional', 'required'] as const;
 export type ClientCertMode = (typeof CLIENT_CERT_MODES)[number];
 
@@ -187,6 +203,13 @@ export interface AppConfig {
      * JSON/YAML file, `SIGNALLING_ROOMS`. Unset: none until `PUT /admin/rooms/{room}`.
      */
     rooms?: string;
+    /**
+     * Operator channel layouts mapped onto devices, `SIGNALLING_DEVICE_CHANNELS`
+     * (inline JSON or a JSON/YAML file, validated at start-up); a `cmd` mapping
+     * brings its `cmd/response` at `{template}/response` unless one is given.
+     * The standard `{prefix}/{type}/{id}/{kind}` channels need none. @default none
+     */
+    deviceChannels: DeviceChannelMapping[];
   };
 }
 

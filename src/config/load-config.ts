@@ -7,6 +7,7 @@ import { DEFAULT_JSON_LIMITS } from '../common/json-limits';
 import type { AppConfig, DatabaseConfig, LogLevel } from './app-config';
 import { LOG_LEVELS } from './app-config';
 import { parseDuration } from './duration';
+import { readDeviceChannels } from './device-channels';
 import { readBrokerTls, readExternalTls } from './tls-config';
 
 export type Env = Record<string, string | undefined>;
@@ -232,8 +233,13 @@ export function loadConfig(env: Env): AppConfig {
       sendBufferBytes: r.int('SEND_BUFFER_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
       endTimeoutMs: r.duration('STREAM_END_TIMEOUT', 30_000),
     },
-    signalling: { keys: r.raw('SIGNALLING_KEYS'), rooms: r.raw('SIGNALLING_ROOMS') },
+    signalling: { keys: r.raw('SIGNALLING_KEYS'), rooms: r.raw('SIGNALLING_ROOMS'), deviceChannels: [] },
   };
+  config.signalling.deviceChannels = readDeviceChannels(
+    r.raw('SIGNALLING_DEVICE_CHANNELS'),
+    config.mqtt.topicPrefix,
+    r.problems,
+  );
   const prefix = config.mqtt.topicPrefix;
   if (/[+#/]/.test(prefix)) r.problems.push(`TOPIC_PREFIX=${prefix}: expected one topic level without /, + or #`);
   const group = config.mqtt.shareGroup;

@@ -101,6 +101,9 @@ export class CommandsService implements OnModuleInit, OnModuleDestroy {
     source: CommandSource = 'rest',
   ): Promise<CommandOutcome> {
     if (sender.kind === 'client') {
+      // Device and gateway tokens (issue #15) answer commands; they do not send them.
+      if (sender.claims.role !== undefined)
+        throw new DomainError('forbidden', `A ${sender.claims.role} token does not send commands`, 403);
       // Unknown to this token first (404, as for reads), then not allowed to command it (403).
       this.devices.visibleDevice(sender.claims, deviceType, deviceId);
       const channel = this.devices.commandChannel(deviceType, deviceId);

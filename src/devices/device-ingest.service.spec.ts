@@ -321,6 +321,21 @@ describe('DeviceIngestService', () => {
     ]);
   });
 
+  it('marks a device offline when its signalling connection closes, once, and not one it never heard of', async () => {
+    const s = await setup();
+    await s.ingest.provisioned('weatherstation', 'ws-010', 'token_minted');
+    await s.ingest.connected('weatherstation', 'ws-010');
+    await s.ingest.disconnected('weatherstation', 'ws-010');
+    await s.ingest.disconnected('weatherstation', 'ws-010');
+    await s.ingest.disconnected('weatherstation', 'ws-099');
+    expect(s.registry.get('weatherstation', 'ws-010')?.status).toBe('offline');
+    expect(s.events().map((e) => [e.device_id, e.data.old_status, e.data.new_status, e.data.reason])).toEqual([
+      ['ws-010', null, 'provisioning', 'token_minted'],
+      ['ws-010', 'provisioning', 'online', 'connected'],
+      ['ws-010', 'online', 'offline', 'disconnected'],
+    ]);
+  });
+
   it('publishes nothing for an empty call', async () => {
     const s = await setup();
     await s.ingest.ingest([]);

@@ -44,20 +44,31 @@ export class DeviceIngestService {
    * when its credentials are minted, so that it can be commanded before it
    * first publishes (issue #13). A known device keeps its status.
    */
-  async provisioned(deviceType: string, deviceId: string): Promise<void> {
+  async provisioned(deviceType: string, deviceId: string, reason = 'credentials_minted'): Promise<void> {
     if (this.registry.current(deviceType, deviceId) !== undefined) return;
-    await this.ingest([serviceStatus(deviceType, deviceId, PROVISIONING, 'credentials_minted')]);
+    await this.ingest([serviceStatus(deviceType, deviceId, PROVISIONING, reason)]);
   }
 
   /**
    * A device that connects to the embedded broker with its own credentials
-   * is `online`, unless it is known with a status of its own (`error`,
-   * `maintenance`, …), which only the device changes.
+   * (or to signalling with its device token, issue #15) is `online`, unless
+   * it is known with a status of its own (`error`, `maintenance`, …), which
+   * only the device changes.
    */
   async connected(deviceType: string, deviceId: string): Promise<void> {
     const status = this.registry.current(deviceType, deviceId)?.status;
     if (status !== undefined && status !== OFFLINE && status !== PROVISIONING) return;
     await this.ingest([serviceStatus(deviceType, deviceId, ONLINE, 'connected')]);
+  }
+
+  /**
+   * A device's signalling connection closed (issue #15): `offline`, as the
+   * last will `{"status": "offline"}` of an MQTT device says, with the reason.
+   */
+  async disconnected(deviceType: string, deviceId: string): Promise<void> {
+    const status = this.registry.current(deviceType, deviceId)?.status;
+    if (status === undefined || status === OFFLINE) return;
+    await this.ingest([serviceStatus(deviceType, deviceId, OFFLINE, 'disconnected')]);
   }
 
   /**

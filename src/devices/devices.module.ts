@@ -4,12 +4,16 @@ import { AuthModule } from '../auth/auth.module';
 import { BusModule } from '../bus/bus.module';
 import { ClusterModule } from '../cluster/cluster.module';
 import { DeviceTypesModule } from '../config/device-types.module';
+import type { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/app-config';
 import { DatabaseModule } from '../database/database.module';
 import { CommandSenderGuard } from './command-sender.guard';
 import { CommandsController } from './commands.controller';
 import { CommandsService } from './commands.service';
 import { Device } from './device.entity';
+import { DeviceChannels } from './device-channels';
 import { DeviceIngestService } from './device-ingest.service';
+import { DeviceRejects } from './device-rejects';
 import { DeviceRegistryService } from './device-registry.service';
 import { DeviceWriterService } from './device-writer.service';
 import { DevicesController, RecentReadingsController } from './devices.controller';
@@ -39,7 +43,21 @@ import { Reading } from './reading.entity';
     CommandsService,
     CommandSenderGuard,
     OutboundCommands,
+    DeviceRejects,
+    {
+      provide: DeviceChannels,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) =>
+        new DeviceChannels(config.mqtt.topicPrefix, config.signalling.deviceChannels),
+    },
   ],
-  exports: [DeviceIngestService, DeviceRegistryService, CommandsService, OutboundCommands],
+  exports: [
+    DeviceIngestService,
+    DeviceRegistryService,
+    CommandsService,
+    OutboundCommands,
+    DeviceRejects,
+    DeviceChannels,
+  ],
 })
 export class DevicesModule {}

@@ -173,6 +173,20 @@ export const SCHEMAS: Record<string, Schema> = {
       expiresAt: { type: 'integer', description: 'Unix seconds.' },
     },
   },
+  DeviceToken: {
+    type: 'object',
+    required: ['token', 'expiresAt', 'peerId', 'channels'],
+    properties: {
+      token: { type: 'string', description: 'HS256 JWT with `role` `device` or `gateway`.' },
+      expiresAt: { type: 'integer', description: 'Unix seconds.' },
+      peerId: {
+        type: 'string',
+        description: 'A device: `{type}/{id}`; a gateway: its name.',
+        example: 'sensor/sensor-42',
+      },
+      channels: { type: 'array', items: { type: 'string' }, example: ['things/sensor/sensor-42/data'] },
+    },
+  },
   RoomBinding: {
     type: 'object',
     required: ['room', 'channels', 'source'],

@@ -3,25 +3,12 @@ import type { JsonLimits } from '../common/json-limits';
 import { jsonTextProblem } from '../common/json-limits';
 import { NAME_PATTERN } from '../common/validate';
 import type { IngestMessage } from '../devices/ingest-message';
-import { SchemaViolation, parseCommandResponse, parseData, parseStatus } from './device-payloads';
+import type { DevicePayloadKind, RejectReason } from '../devices/device-payloads';
+import { parseDevicePayload } from '../devices/device-payloads';
 
-/** Why a message was dropped: the stable reason names of counters, logs and `GET /admin/rejects`. */
-export const REJECT_REASONS = [
-  'malformed_topic',
-  'oversized',
-  'not_json',
-  /** Nested deeper than MAX_JSON_DEPTH, or an object with more than MAX_JSON_KEYS keys (issue #18). */
-  'too_deep',
-  'too_many_keys',
-  'not_object',
-  'undeclared_type',
-  'schema_violation',
-  /** Valid, yet the bridge failed to turn it into events: a bug, its stack in the detail. */
-  'ingest_failed',
-  /** The event log's database refused the message's event (issue #11): a value too long, a constraint. */
-  'log_refused',
-] as const;
-export type RejectReason = (typeof REJECT_REASONS)[number];
+// The reasons are the device messages' (shared with signalling device channels, issue #15); re-exported for mqtt/.
+export { REJECT_REASONS } from '../devices/device-payloads';
+export type { RejectReason } from '../devices/device-payloads';
 
 export type RouteResult =
   | { kind: 'message'; message: IngestMessage }
@@ -84,25 +71,12 @@ export class MqttRouter {
     } catch (err) {
       return reject('not_json', (err as Error).message);
     }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      const got = body === null ? 'null' : Array.isArray(body) ? 'an array' : `a ${typeof body}`;
-      return reject('not_object', `expected a JSON object, got ${got}`);
-    }
-    const obj = body as Record<string, unknown>;
-    const origin = { deviceType, deviceId, receivedAt };
-    try {
-      switch (shape) {
-        case 'data':
-          return { kind: 'message', message: parseData(obj, origin, this.types) };
-        case 'status':
-          return { kind: 'message', message: parseStatus(obj, origin) };
-        case 'cmd/response':
-          return { kind: 'message', message: parseCommandResponse(obj, origin) };
-      }
-    } catch (err) {
-      if (err instanceof SchemaViolation) return reject('schema_violation', err.message);
-      throw err;
-    }
+    return parseDevicePayload(
+      shape satisfies DevicePayloadKind,
+      body,
+      { deviceType, deviceId, receivedAt },
+      this.types,
+    );
   }
 }
 

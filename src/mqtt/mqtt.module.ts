@@ -15,6 +15,7 @@ import { MetricsService } from '../observability/metrics.service';
 import { CredentialsController } from './credentials.controller';
 import { CredentialsRepository } from './credentials.repository';
 import { CredentialsService } from './credentials.service';
+import { DeviceRejectsRecorder } from './device-rejects.recorder';
 import { EmbeddedBrokerTransport } from './embedded-broker.transport';
 import { ExternalBrokerTransport } from './external-broker.transport';
 import { MqttCredential } from './mqtt-credential.entity';
@@ -48,6 +49,7 @@ import { RejectsService } from './rejects.service';
     CredentialsService,
     RejectsRepository,
     RejectsService,
+    DeviceRejectsRecorder,
     MqttIngestionService,
     MqttCommandsService,
     {

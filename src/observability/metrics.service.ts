@@ -25,6 +25,12 @@ export class MetricsService {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly signallingDeviceMessages = new Counter({
+    name: 'devicehub_signalling_device_messages_total',
+    help: 'Device messages ingested from signalling device channels, by kind (data, status, command_response)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
   readonly mqttReconnects = new Counter({
     name: 'devicehub_mqtt_reconnects_total',
     help: 'Disconnects from the external MQTT broker',

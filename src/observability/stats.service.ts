@@ -179,14 +179,16 @@ export class StatsService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async sample(): Promise<void> {
-    const [messages, rejects, writes] = await Promise.all([
+    // Device messages from MQTT and from signalling device channels (issue #15) alike.
+    const [messages, signalled, rejects, writes] = await Promise.all([
       this.metrics.mqttMessages.get(),
+      this.metrics.signallingDeviceMessages.get(),
       this.metrics.mqttRejected.get(),
       this.metrics.logWriteSeconds.get(),
     ]);
     const s: Sample = {
       at: Date.now(),
-      messages: messages.values.reduce((sum, v) => sum + v.value, 0),
+      messages: [...messages.values, ...signalled.values].reduce((sum, v) => sum + v.value, 0),
       rejects: rejects.values.reduce((sum, v) => sum + v.value, 0),
       ...histogramTotals(writes),
     };

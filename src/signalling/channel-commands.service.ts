@@ -1,8 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/app-config';
+import { Injectable } from '@nestjs/common';
 import { DomainError } from '../common/domain-error';
-import { NAME_PATTERN } from '../common/validate';
 import { CommandsService } from '../devices/commands.service';
 import { SignallingError } from './signalling-frames';
 
@@ -13,25 +10,14 @@ export interface CommandTarget {
 
 /**
  * Commands from channels (bridge.md, "Signalling mirror"): a publish of
- * `{command, payload}` on `{prefix}/{type}/{id}/cmd` sends that command to
- * the device over MQTT, validated like the REST command. The device's
- * answer comes back as a `command_response` event, which the mirror carries.
+ * `{command, payload}` on `{prefix}/{type}/{id}/cmd` (or a mapped command
+ * channel, issue #15) sends that command to the device, validated like the
+ * REST command: over MQTT, and on its command channels by the mirror. The
+ * device's answer comes back as a `command_response` event, which the mirror carries.
  */
 @Injectable()
 export class ChannelCommandsService {
-  constructor(
-    private readonly commands: CommandsService,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
-
-  /** The device a channel commands, when it is a `{prefix}/{type}/{id}/cmd` channel. */
-  target(channel: string): CommandTarget | undefined {
-    const parts = channel.split('/');
-    if (parts.length !== 4 || parts[3] !== 'cmd' || parts[0] !== this.config.mqtt.topicPrefix) return undefined;
-    const [, deviceType, deviceId] = parts;
-    if (!NAME_PATTERN.test(deviceType) || !NAME_PATTERN.test(deviceId)) return undefined;
-    return { deviceType, deviceId };
-  }
+  constructor(private readonly commands: CommandsService) {}
 
   /**
    * Sends the published command. Failures become per-request errors:

@@ -4,6 +4,7 @@ import type { ClusterLeaseService } from '../cluster/cluster-lease.service';
 import type { RedisRepository } from '../cluster/redis.repository';
 import type { AppConfig } from '../config/app-config';
 import type { ChannelCommandsService } from './channel-commands.service';
+import type { DeviceChannelsService } from './device-channels.service';
 import { EXPIRE_MS, HEARTBEAT_MS, RedisSignallingRelay } from './redis-signalling-relay';
 import type { ClientFrame, OutboundFrame } from './signalling-frames';
 import { SignallingError } from './signalling-frames';
@@ -89,7 +90,16 @@ describe('RedisSignallingRelay: several hubs as one signalling service', () => {
       } as ClusterLeaseService,
     );
     const commands = { target: () => undefined } as unknown as ChannelCommandsService;
-    const hub = new SignallingHubService(config, commands, relay);
+    const noop = (): undefined => undefined;
+    const devices = {
+      route: noop,
+      checkPublish: noop,
+      checkSubscribe: noop,
+      connected: noop,
+      disconnected: noop,
+      stop: noop,
+    };
+    const hub = new SignallingHubService(config, commands, relay, devices as unknown as DeviceChannelsService);
     await relay.onModuleInit();
     const made = { hub, relay, redis };
     instances.push(made);

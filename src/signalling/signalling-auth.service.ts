@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ChannelMatcher } from '../auth/channel-pattern';
 import { TokenService } from '../auth/token.service';
 import { DomainError } from '../common/domain-error';
+import { deviceOfPeer } from './device-peer-id';
 import { channelProblem } from './channel-rules';
 import { EXPIRY_MARGIN_MS, MessageQuota } from './connection-limits';
 import { CloseCode, SignallingClose } from './signalling-frames';
@@ -62,6 +63,9 @@ export class SignallingAuthService {
     // The server closes with 4002 shortly before exp; a token already inside that margin is expired.
     if (claims.exp * 1000 - EXPIRY_MARGIN_MS <= Date.now())
       throw new SignallingClose(CloseCode.TokenExpired, 'token expired');
+    // A device token's peer id is its device, so that its connection can say the device is online.
+    if (claims.role === 'device' && deviceOfPeer(claims.sub) === undefined)
+      throw new SignallingClose(CloseCode.InvalidToken, "a device token's sub is {type}/{id}");
     const channels = usablePatterns(claims.channels);
     return {
       peerId: claims.sub,
@@ -71,6 +75,7 @@ export class SignallingAuthService {
       permissions: new Set(claims.permissions),
       ...(claims.metadata !== undefined ? { metadata: claims.metadata } : {}),
       ...(claims.peerMetadata !== undefined ? { peerMetadata: claims.peerMetadata } : {}),
+      ...(claims.role !== undefined ? { role: claims.role } : {}),
     };
   }
 

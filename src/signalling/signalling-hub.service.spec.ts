@@ -9,6 +9,12 @@ import { SignallingClose, SignallingError } from './signalling-frames';
 import { SERVER_PEER_ID, SignallingHubService } from './signalling-hub.service';
 import type { PeerIdentity, PeerSocket, SignallingPeer } from './signalling-peer';
 import { LocalSignallingRelay } from './signalling-relay';
+import { DeviceTypes } from '../config/device-types';
+import { DeviceChannels } from '../devices/device-channels';
+import type { DeviceIngestService } from '../devices/device-ingest.service';
+import { DeviceRejects } from '../devices/device-rejects';
+import { MetricsService } from '../observability/metrics.service';
+import { DeviceChannelsService } from './device-channels.service';
 
 class FakeSocket implements PeerSocket {
   readonly frames: Record<string, unknown>[] = [];
@@ -58,7 +64,20 @@ describe('SignallingHubService', () => {
         return Promise.resolve({ kind: 'sent', requestId: 'r' });
       },
     } as unknown as CommandsService;
-    hub = new SignallingHubService(config, new ChannelCommandsService(devices, config), new LocalSignallingRelay());
+    // No device messages here (device-channels.service.spec.ts has them): nothing is ever ingested.
+    const deviceChannels = new DeviceChannelsService(
+      new DeviceChannels('things', []),
+      undefined as unknown as DeviceIngestService,
+      DeviceTypes.load(undefined),
+      new DeviceRejects(),
+      new MetricsService(),
+    );
+    hub = new SignallingHubService(
+      config,
+      new ChannelCommandsService(devices),
+      new LocalSignallingRelay(),
+      deviceChannels,
+    );
   });
 
   function join(peerId: string, extra: Partial<PeerIdentity> = {}): { peer: SignallingPeer; socket: FakeSocket } {
@@ -285,7 +304,7 @@ describe('SignallingHubService', () => {
     /** Lets the pending command promise settle. */
     const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-    it('sends {command, payload} published on {prefix}/{type}/{id}/cmd to the device, then relays it', async () => {
+    it('sends {command, payload} published on {prefix}/{type}/{id}/cmd to the device, and relays no raw copy', async () => {
       const operator = join('operator');
       const watcher = join('watcher');
       hub.handle(watcher.peer, sub('things/**'));
@@ -293,14 +312,8 @@ describe('SignallingHubService', () => {
       await settle();
       expect(sent).toEqual([['camera', 'front', 'snapshot', { hd: true }, undefined, 'signalling']]);
       expect(operator.socket.frames.at(-1)).toEqual({ type: 'ack', requestId: 'c1' });
-      expect(watcher.socket.ofType('message')).toEqual([
-        {
-          type: 'message',
-          channel: 'things/camera/front/cmd',
-          from: 'operator',
-          data: { command: 'snapshot', payload: { hd: true } },
-        },
-      ]);
+      // The device gets the command from the mirror, with its request_id (issue #15): one copy, not two.
+      expect(watcher.socket.ofType('message')).toEqual([]);
       // Not command channels: another prefix, another depth.
       hub.handle(operator.peer, pub('other/camera/front/cmd', { command: 'x' }));
       hub.handle(operator.peer, pub('things/camera/front/cmd/extra', { command: 'x' }));

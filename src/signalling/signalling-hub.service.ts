@@ -4,6 +4,7 @@ import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
 import { ChannelCommandsService } from './channel-commands.service';
 import { ChannelMembers } from './channel-members';
+import { DeviceChannelsService } from './device-channels.service';
 import { channelProblem, isReservedChannel, isValidPeerId, patternCovers } from './channel-rules';
 import type { PeerInfo } from './peer-info';
 import { peerInfo } from './peer-info';
@@ -51,6 +52,7 @@ export class SignallingHubService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly commands: ChannelCommandsService,
     @Inject(SIGNALLING_RELAY) private readonly relayer: SignallingRelay,
+    private readonly devices: DeviceChannelsService,
   ) {
     this.members = new ChannelMembers((peerId) => this.registry.connectionsOf(peerId) ?? [], relayer);
     relayer.attach(this.relayedSide());
@@ -73,7 +75,10 @@ export class SignallingHubService {
       maxMessageSize: this.config.maxMessageSize,
       ...(identity.metadata !== undefined ? { metadata: identity.metadata } : {}),
     });
-    if (this.registry.add(peer)) this.relayer.peerOnline(peer.peerId);
+    if (this.registry.add(peer)) {
+      this.relayer.peerOnline(peer.peerId);
+      this.devices.connected(peer);
+    }
     this.stats.connections++;
     return peer;
   }
@@ -83,7 +88,11 @@ export class SignallingHubService {
     const last = this.registry.remove(peer);
     if (last === undefined) return;
     for (const channel of [...peer.subscriptions.keys()]) this.members.unsubscribe(peer, channel);
-    if (last) this.relayer.peerOffline(peer.peerId);
+    if (last) {
+      this.relayer.peerOffline(peer.peerId);
+      // A device that moved to another instance is still online there.
+      if (!this.relayer.connectedElsewhere(peer.peerId)) this.devices.disconnected(peer);
+    }
     this.stats.connections--;
   }
 
@@ -141,6 +150,7 @@ export class SignallingHubService {
     if (!peer.identity.channels.some((claim) => patternCovers(claim, name))) {
       throw new SignallingError('channel_not_authorized', `not authorized for ${name}`, requestId);
     }
+    this.devices.checkSubscribe(peer, name, requestId);
     if (!peer.subscriptions.has(name) && peer.subscriptions.size >= MAX_SUBSCRIPTIONS) {
       throw new SignallingError(
         'channel_limit_exceeded',
@@ -170,12 +180,18 @@ export class SignallingHubService {
     if (!hasData) throw new SignallingError('missing_data', 'publish needs data', requestId);
     if (!peer.identity.matcher.matches(name))
       throw new SignallingError('channel_not_authorized', `not authorized for ${name}`, requestId);
+    const device = this.devices.route(name);
+    this.devices.checkPublish(peer, device, requestId);
     peer.spendQuota(requestId);
-    // A publish on a device's `cmd` channel is a command: it reaches subscribers only once the device was sent it.
-    const target = this.commands.target(name);
-    if (!target) return this.relay(peer, name, data, requestId);
-    void this.commands.send(target, data, requestId).then(
-      () => this.relay(peer, name, data, requestId),
+    if (!device) return this.relay(peer, name, data, requestId);
+    // Device channels carry no raw publishes (issue #15): a device's message is acknowledged once its event is
+    // in the log, and a command once it was sent; subscribers get the mirror's copy of the event, once.
+    const done =
+      device.kind === 'cmd'
+        ? this.commands.send(device, data, requestId)
+        : this.devices.ingest(name, device, data, requestId);
+    void done.then(
+      () => requestId !== undefined && peer.sendFrame({ type: 'ack', requestId }),
       (err: unknown) => this.fail(peer, err, requestId),
     );
   }
@@ -251,6 +267,7 @@ export class SignallingHubService {
 
   /** Shutdown: `going_away`, then close 1001, to every peer. */
   goAway(): void {
+    this.devices.stop();
     const frame = encodeFrame({ type: 'going_away', retryAfterMs: RETRY_AFTER_MS });
     for (const peer of this.registry.all()) {
       peer.send(frame);
@@ -258,7 +275,6 @@ export class SignallingHubService {
     }
   }
 
-  /** Every connection on every instance. */
   /** Distinct peer ids and channel subscriptions on this instance, for metrics (read at scrape time). */
   localCounts(): { peers: number; subscriptions: number } {
     let subscriptions = 0;

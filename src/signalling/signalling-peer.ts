@@ -1,5 +1,5 @@
 import type { ChannelMatcher } from '../auth/channel-pattern';
-import type { Permission } from '../auth/token.service';
+import type { DeviceRole, Permission } from '../auth/token.service';
 import type { MessageQuota } from './connection-limits';
 import type { CloseCode, OutboundFrame, ServerFrame } from './signalling-frames';
 import { SignallingError, encodeFrame } from './signalling-frames';
@@ -30,6 +30,8 @@ export interface PeerIdentity {
   key?: string;
   /** That key's message quota, shared by all its connections. */
   quota?: MessageQuota;
+  /** A device's or gateway's token (issue #15): publishes device messages, subscribes to commands. */
+  role?: DeviceRole;
 }
 
 export interface SubscriptionOptions {

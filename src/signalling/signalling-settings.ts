@@ -81,7 +81,7 @@ export function patternsProblem(value: unknown): string | undefined {
 }
 
 /** Reads and validates `SIGNALLING_KEYS` and `SIGNALLING_ROOMS`; throws SignallingConfigError. */
-export function loadSignallingSettings(config: AppConfig['signalling']): SignallingSettings {
+export function loadSignallingSettings(config: Pick<AppConfig['signalling'], 'keys' | 'rooms'>): SignallingSettings {
   const problems: string[] = [];
   const keys = new Map<string, PublishableKey>();
   const rooms = new Map<string, string[]>();

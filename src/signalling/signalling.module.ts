@@ -9,7 +9,11 @@ import { APP_CONFIG } from '../config/app-config';
 import { ClusterLeaseService } from '../cluster/cluster-lease.service';
 import { RedisRepository } from '../cluster/redis.repository';
 import { DevicesModule } from '../devices/devices.module';
+import { DeviceTypesModule } from '../config/device-types.module';
 import { ChannelCommandsService } from './channel-commands.service';
+import { DeviceChannelsService } from './device-channels.service';
+import { DeviceTokensController } from './device-tokens.controller';
+import { DeviceTokensService } from './device-tokens.service';
 import { DeviceMirrorService } from './device-mirror.service';
 import { PeersController } from './peers.controller';
 import { RedisSignallingRelay } from './redis-signalling-relay';
@@ -32,8 +36,16 @@ import { TokensController } from './tokens.controller';
  * instances one signalling service (issue #5).
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([RoomBinding]), DevicesModule, BusModule, ClusterModule, AuthModule, CommonModule],
-  controllers: [TokensController, PeersController, RoomsController],
+  imports: [
+    TypeOrmModule.forFeature([RoomBinding]),
+    DevicesModule,
+    DeviceTypesModule,
+    BusModule,
+    ClusterModule,
+    AuthModule,
+    CommonModule,
+  ],
+  controllers: [TokensController, DeviceTokensController, PeersController, RoomsController],
   providers: [
     {
       provide: SIGNALLING_SETTINGS,
@@ -47,6 +59,8 @@ import { TokensController } from './tokens.controller';
         redis.enabled ? new RedisSignallingRelay(redis, lease) : new LocalSignallingRelay(),
     },
     ChannelCommandsService,
+    DeviceChannelsService,
+    DeviceTokensService,
     SignallingHubService,
     SignallingAuthService,
     SignallingGateway,

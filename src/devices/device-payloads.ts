@@ -1,12 +1,37 @@
 import { nameMap } from '../common/name-map';
 import type { DeviceTypes } from '../config/device-types';
-import type { CommandResponseMessage, DataMessage, StatusMessage } from '../devices/ingest-message';
+import type { CommandResponseMessage, DataMessage, IngestMessage, StatusMessage } from './ingest-message';
 
 /**
  * The three device-to-server payloads (bridge.md, "MQTT (devices)"), parsed
  * from a JSON object into what the device service ingests. Each parser either
- * returns the message or throws `SchemaViolation` naming what is wrong.
+ * returns the message or throws `SchemaViolation` naming what is wrong. MQTT
+ * (mqtt/mqtt-router.ts) and signalling device channels (issue #15) share them.
  */
+
+/** Why a device message was dropped: the stable reason names of counters, logs and `GET /admin/rejects`. */
+export const REJECT_REASONS = [
+  'malformed_topic',
+  'oversized',
+  'not_json',
+  /** Nested deeper than MAX_JSON_DEPTH, or an object with more than MAX_JSON_KEYS keys (issue #18). */
+  'too_deep',
+  'too_many_keys',
+  'not_object',
+  'undeclared_type',
+  'schema_violation',
+  /** Valid, yet the bridge failed to turn it into events: a bug, its stack in the detail. */
+  'ingest_failed',
+  /** The event log's database refused the message's event (issue #11): a value too long, a constraint. */
+  'log_refused',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/** The device-to-server kinds (`{prefix}/{type}/{id}/{kind}`). */
+export type DevicePayloadKind = 'data' | 'status' | 'cmd/response';
+
+export type ParsedPayload =
+  { kind: 'message'; message: IngestMessage } | { kind: 'rejected'; reason: RejectReason; detail: string };
 
 export class SchemaViolation extends Error {}
 
@@ -22,7 +47,7 @@ const MAX_REQUEST_ID = 128;
 const MAX_MESSAGE_ID = 128;
 
 type Json = Record<string, unknown>;
-type Origin = { deviceType: string; deviceId: string; receivedAt: number };
+export type Origin = { deviceType: string; deviceId: string; receivedAt: number };
 type Sample = DataMessage['samples'][number];
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -183,4 +208,45 @@ export function parseCommandResponse(obj: Json, origin: Origin): CommandResponse
   const ts = timestampOf(obj.timestamp, 'timestamp');
   if (ts !== undefined) message.timestamp = ts;
   return message;
+}
+
+/**
+ * A device's payload, already parsed from JSON, as the message its kind
+ * makes, or the reason to drop it: an undeclared type, not an object, or
+ * against the payload's schema (what is left once the transport has checked
+ * the size, depth and keys of the raw text and parsed it).
+ */
+export function parseDevicePayload(
+  kind: DevicePayloadKind,
+  body: unknown,
+  origin: Origin,
+  types: DeviceTypes,
+): ParsedPayload {
+  if (!types.isAccepted(origin.deviceType)) {
+    return rejected(
+      'undeclared_type',
+      `device type ${origin.deviceType} is not declared and undeclared types are refused`,
+    );
+  }
+  if (!isObject(body)) {
+    const got = body === null ? 'null' : Array.isArray(body) ? 'an array' : `a ${typeof body}`;
+    return rejected('not_object', `expected a JSON object, got ${got}`);
+  }
+  try {
+    switch (kind) {
+      case 'data':
+        return { kind: 'message', message: parseData(body, origin, types) };
+      case 'status':
+        return { kind: 'message', message: parseStatus(body, origin) };
+      case 'cmd/response':
+        return { kind: 'message', message: parseCommandResponse(body, origin) };
+    }
+  } catch (err) {
+    if (err instanceof SchemaViolation) return rejected('schema_violation', err.message);
+    throw err;
+  }
+}
+
+function rejected(reason: RejectReason, detail: string): ParsedPayload {
+  return { kind: 'rejected', reason, detail };
 }
