@@ -27,6 +27,11 @@ const embeddedOnly = [
   'startup', // runService with its own environment
   'writer-thread-kill', // the SQLite writer thread exists on a SQLite file only
 ].map((name) => `/${name}\\.e2e-spec\\.ts$`);
+// The operator console's browser suites: what they prove is the pages (layout, filters, forms), drawn
+// from REST answers that the API suites check on both backends; run once, on the embedded defaults.
+const pages = ['console-browser', 'dashboard-browser', 'signalling-devices-browser'].map(
+  (name) => `/${name}\\.e2e-spec\\.ts$`,
+);
 const integrationRun = process.env.E2E_SKIP_EMBEDDED_ONLY === '1';
 const faultTests = clusterServices && process.env.FAULT_TESTS === 'restart-services';
 
@@ -40,7 +45,7 @@ module.exports = {
       displayName: 'e2e',
       rootDir: 'test',
       testRegex: '\\.e2e-spec\\.ts$',
-      testPathIgnorePatterns: ['/cluster/', '/fault/', ...(integrationRun ? embeddedOnly : [])],
+      testPathIgnorePatterns: ['/cluster/', '/fault/', ...(integrationRun ? [...embeddedOnly, ...pages] : [])],
       testTimeout: 30000,
     },
     ...(clusterServices

@@ -105,15 +105,38 @@ describe('external MQTT broker with MQTT_SHARE_GROUP', () => {
   beforeAll(() => broker.start());
   afterAll(() => broker.stop());
 
-  it('subscribes to $share/{group}/{prefix}/# on a clean session', async () => {
+  it("ingests by lease: the group's one persistent session subscribes to $share/{group}/{prefix}/# (issue #12)", async () => {
     const app = await bootApp({ MQTT_URL: broker.url, MQTT_SHARE_GROUP: 'bridges', TOPIC_PREFIX: 'fleet' });
     try {
       const seen = await waitFor(
         () => broker.subscriptions.find((s) => s.topic.includes('fleet')),
         'the bridge subscription',
       );
-      expect(seen).toMatchObject({ topic: '$share/bridges/fleet/#', clean: true });
+      expect(seen).toEqual({ clientId: 'devicehub-bridges-fleet', topic: '$share/bridges/fleet/#', clean: false });
       expect(broker.subscriptions.filter((s) => s.topic.includes('fleet'))).toHaveLength(1);
+      // A second connection, clean, publishes commands; it subscribes to nothing.
+      expect(broker.connects.filter((id) => id !== 'devicehub-bridges-fleet')).toHaveLength(1);
+      const health = (await (await fetch(`${app.url}/health`)).json()) as Record<string, unknown>;
+      expect(health.broker).toEqual({ connected: true, ingestion: { mode: 'lease', ingesting: true, epoch: 1 } });
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('with MQTT_INGEST=shared, every member subscribes on a clean session of its own', async () => {
+    const app = await bootApp({
+      MQTT_URL: broker.url,
+      MQTT_SHARE_GROUP: 'sharers',
+      MQTT_INGEST: 'shared',
+      TOPIC_PREFIX: 'fleet2',
+    });
+    try {
+      const seen = await waitFor(
+        () => broker.subscriptions.find((s) => s.topic.includes('fleet2')),
+        'the bridge subscription',
+      );
+      expect(seen).toMatchObject({ topic: '$share/sharers/fleet2/#', clean: true });
+      expect(seen.clientId).not.toBe('devicehub-sharers-fleet2');
     } finally {
       await app.stop();
     }
