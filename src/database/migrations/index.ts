@@ -6,6 +6,7 @@ import { ReadingsDeviceKey1700000006000 } from './1700000006000-readings-device-
 import { PostgresAppendIndexes1700000007000 } from './1700000007000-postgres-append-indexes';
 import { EventMessageIds1700000008000 } from './1700000008000-event-message-ids';
 import { ReadingBatches1700000009000 } from './1700000009000-reading-batches';
+import { Connectors1700000010000 } from './1700000010000-connectors';
 
 /** Every migration, oldest first. Both SQLite and PostgreSQL run these; nothing uses `synchronize`. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   PostgresAppendIndexes1700000007000,
   EventMessageIds1700000008000,
   ReadingBatches1700000009000,
+  Connectors1700000010000,
 ];
