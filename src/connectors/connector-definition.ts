@@ -131,6 +131,12 @@ export const REPLAY_CONNECTOR = jsonBody({
 }).meta({ example: { from_id: '1734' } });
 export type ReplayConnectorBody = z.output<typeof REPLAY_CONNECTOR>;
 
+/** Pause, resume and test take no fields; a body, when sent, is an empty JSON object. */
+export const NO_FIELDS = z
+  .object({}, { error: 'must be a JSON object' })
+  .optional()
+  .meta({ description: 'No fields; the body may be left out.' });
+
 export function definitionFrom(body: CreateConnectorBody): ConnectorDefinition {
   return {
     name: body.name,

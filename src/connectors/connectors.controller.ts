@@ -13,7 +13,7 @@ import {
   Unauthorized,
 } from '../docs/api-docs.decorators';
 import type { CreateConnectorBody, PatchConnectorBody, ReplayConnectorBody } from './connector-definition';
-import { CREATE_CONNECTOR, PATCH_CONNECTOR, REPLAY_CONNECTOR } from './connector-definition';
+import { CREATE_CONNECTOR, NO_FIELDS, PATCH_CONNECTOR, REPLAY_CONNECTOR } from './connector-definition';
 import type { ConnectorView, TestResult } from './connector-view';
 import { ConnectorsService } from './connectors.service';
 
@@ -99,7 +99,7 @@ export class ConnectorsController {
   @Answers(200, 'The connector, paused.', ref('Connector'))
   @Unauthorized()
   @NotFound('connector')
-  pause(@Param('name') name: string): Promise<ConnectorView> {
+  pause(@Param('name') name: string, @Body({ schema: NO_FIELDS }) _body: unknown): Promise<ConnectorView> {
     return this.connectors.pause(name);
   }
 
@@ -110,7 +110,7 @@ export class ConnectorsController {
   @Answers(200, 'The connector, resumed.', ref('Connector'))
   @Unauthorized()
   @NotFound('connector')
-  resume(@Param('name') name: string): Promise<ConnectorView> {
+  resume(@Param('name') name: string, @Body({ schema: NO_FIELDS }) _body: unknown): Promise<ConnectorView> {
     return this.connectors.resume(name);
   }
 
@@ -144,7 +144,7 @@ export class ConnectorsController {
   @Answers(200, 'How the receiver answered.', ref('ConnectorTest'))
   @Unauthorized()
   @NotFound('connector')
-  test(@Param('name') name: string): Promise<TestResult> {
+  test(@Param('name') name: string, @Body({ schema: NO_FIELDS }) _body: unknown): Promise<TestResult> {
     return this.connectors.test(name);
   }
 }

@@ -30,6 +30,7 @@ export class WebhookReceiver {
   readonly requests: Received[] = [];
   private readonly server: http.Server;
   private readonly hanging = new Set<http.ServerResponse>();
+  private readonly timers = new Set<NodeJS.Timeout>();
   /** Decides each answer; 200 at once unless replaced. */
   answer: (request: Received) => Answer = () => ({ status: 200 });
 
@@ -57,8 +58,13 @@ export class WebhookReceiver {
           request.acknowledged = answer.status >= 200 && answer.status < 300 && !req.socket.destroyed;
           res.writeHead(answer.status, { 'content-type': 'text/plain' }).end(answer.body ?? '');
         };
-        if (answer.delayMs) setTimeout(reply, answer.delayMs);
-        else reply();
+        if (answer.delayMs) {
+          const timer = setTimeout(() => {
+            this.timers.delete(timer);
+            reply();
+          }, answer.delayMs);
+          this.timers.add(timer);
+        } else reply();
       });
     });
   }
@@ -90,6 +96,7 @@ export class WebhookReceiver {
 
   async stop(): Promise<void> {
     for (const res of this.hanging) res.destroy();
+    for (const timer of this.timers) clearTimeout(timer);
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
