@@ -31,11 +31,16 @@ export class WebhookReceiver {
   private readonly server: http.Server;
   private readonly hanging = new Set<http.ServerResponse>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private inFlight = 0;
+  /** The most requests it was answering at one time. */
+  maxInFlight = 0;
   /** Decides each answer; 200 at once unless replaced. */
   answer: (request: Received) => Answer = () => ({ status: 200 });
 
   constructor() {
     this.server = http.createServer((req, res) => {
+      this.maxInFlight = Math.max(this.maxInFlight, ++this.inFlight);
+      res.on('close', () => this.inFlight--);
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
