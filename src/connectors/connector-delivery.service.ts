@@ -2,6 +2,7 @@ import type { OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
 import { EventBusService } from '../bus/event-bus.service';
+import { EventLogRepository } from '../bus/event-log.repository';
 import { ClusterLeaseService } from '../cluster/cluster-lease.service';
 import { RedisRepository } from '../cluster/redis.repository';
 import type { AppConfig } from '../config/app-config';
@@ -11,6 +12,7 @@ import type { ConnectorGauges } from './connector-metrics';
 import { ConnectorMetrics } from './connector-metrics';
 import type { WorkerContext } from './connector-worker';
 import { ConnectorWorker } from './connector-worker';
+import { readBatch } from './connector-reader';
 import { ConnectorsRepository } from './connectors.repository';
 
 /** Redis channel on which an instance announces a connector an operator changed. */
@@ -45,13 +47,14 @@ export class ConnectorDeliveryService implements OnApplicationBootstrap, OnModul
   constructor(
     private readonly repository: ConnectorsRepository,
     private readonly bus: EventBusService,
+    private readonly log: EventLogRepository,
     private readonly lease: ClusterLeaseService,
     private readonly redis: RedisRepository,
     private readonly metrics: ConnectorMetrics,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.context = {
-      readPage: (filter, afterId, limit) => this.bus.readPage(filter, afterId, limit),
+      readPage: (filter, afterId, limit) => readBatch(this.log, filter, Number(afterId), limit),
       commit: (name, epoch, delta) => this.repository.commit(name, this.instanceId, epoch, delta),
       leaseValid: () => performance.now() < this.leaseValidUntil,
       fenced: () => this.refresh(),

@@ -76,6 +76,8 @@ export class ConnectorWorker {
   private woken = false;
   private sleeping: { wakeable: boolean; cut: () => void } | undefined;
   private reportedFailing = false;
+  /** Moves with every update: a read begun before one is of the old definition. */
+  private generation = 0;
   private abort: AbortController | undefined;
   private stopped = false;
   private readonly loop: Promise<void>;
@@ -142,6 +144,7 @@ export class ConnectorWorker {
       this.delta = undefined;
     }
     // What was read under the old definition is read again under the new one, from the acknowledged cursor.
+    this.generation++;
     this.pending = undefined;
     this.backoff.reset();
     this.abort?.abort();
@@ -175,11 +178,10 @@ export class ConnectorWorker {
     if (this.record.paused || !this.ctx.leaseValid()) return this.sleep(IDLE_POLL_MS, true);
     if (this.pending === undefined) {
       this.woken = false;
-      const epoch = this.record.cursorEpoch;
-      const from = this.cursor;
-      const page = await this.ctx.readPage(this.filter, String(from), this.record.batchSize);
+      const generation = this.generation;
+      const page = await this.ctx.readPage(this.filter, String(this.cursor), this.record.batchSize);
       // An update while reading: what was read may be the old definition's.
-      if (this.stopped || this.woken || epoch !== this.record.cursorEpoch) return;
+      if (this.stopped || generation !== this.generation) return;
       if (page.events.length === 0 && page.reset === undefined) {
         this.advance(Number(page.cursor));
         if (!this.woken) await this.sleep(IDLE_POLL_MS, true);
@@ -331,14 +333,21 @@ export class ConnectorWorker {
   }
 }
 
-/** The log filter of a connector: its SQL-able parts, and its channel patterns as an extra test. */
+/**
+ * The filter of a connector, as one in-memory test over pages read by
+ * position alone (connector-reader.ts says why).
+ */
 export function compileFilter(record: Pick<ConnectorRecord, 'filter'>, prefix: string): EventFilter {
   const f = record.filter;
   const matcher = f.channels && f.channels.length > 0 ? new ChannelMatcher(f.channels) : undefined;
+  const types = f.event_types ? new Set(f.event_types) : undefined;
+  const { device_type: type, device_id: id } = f;
+  if (!matcher && !types && type === undefined && id === undefined) return {};
   return {
-    ...(f.device_type !== undefined ? { deviceType: f.device_type } : {}),
-    ...(f.device_id !== undefined ? { deviceId: f.device_id } : {}),
-    ...(f.event_types !== undefined ? { eventTypes: f.event_types } : {}),
-    ...(matcher ? { allow: (e: DeviceEvent) => matcher.matches(eventChannel(prefix, e)) } : {}),
+    allow: (e: DeviceEvent) =>
+      (type === undefined || e.device_type === type) &&
+      (id === undefined || e.device_id === id) &&
+      (types === undefined || types.has(e.event)) &&
+      (matcher === undefined || matcher.matches(eventChannel(prefix, e))),
   };
 }
