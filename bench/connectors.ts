@@ -180,7 +180,7 @@ async function run(label: string, databaseUrl: string, dataDir: string): Promise
     console.log(await steady(app, mqttUrl));
     await app.app
       .get(ConnectorsService)
-      .create({ name: 'steady', url: hook.url, secret: SECRET, event_types: ['data'] });
+      .create({ name: 'steady', url: hook.url, secret: SECRET, ...(ALL_TYPES ? {} : { event_types: ['data'] }) });
     console.log(await steady(app, mqttUrl, 'steady'));
     console.log(
       `\nReceiver: ${hook.events()} events in ${hook.requests()} requests, ${hook.bad()} with a bad signature. Load average after: ${loadavg()[0].toFixed(2)}`,

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectorsConfig } from '../config/app-config';
-import { ConnectorsConfigError, loadConnectorDefinitions } from './connectors-config';
+import type { ConnectorsConfigError } from './connectors-config';
+import { loadConnectorDefinitions } from './connectors-config';
 
 const base: ConnectorsConfig = {
   allowPrivate: false,

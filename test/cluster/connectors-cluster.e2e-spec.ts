@@ -20,7 +20,7 @@ const DATABASE_URL = process.env.DATABASE_URL as string;
 describe('connectors in a cluster', () => {
   let redis: OwnedRedis;
   let setup: ClusterSetup;
-  let instances: Instance[] = [];
+  const instances: Instance[] = [];
   const receiver = new WebhookReceiver();
 
   const on = (i: Instance): { url: string; adminToken: string } => ({ url: i.url, adminToken: setup.adminToken });
