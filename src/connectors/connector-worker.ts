@@ -7,14 +7,13 @@ import type { ConnectorsConfig } from '../config/app-config';
 import type { ConnectorRecord } from './connector.entity';
 import type { ConnectorMetrics } from './connector-metrics';
 import type { ConnectorDelta } from './connectors.repository';
+import { CursorCommitter } from './cursor-committer';
 import { deliveryBody, deliveryHeaders } from './delivery-body';
 import type { SendResult } from './webhook-sender';
 import { WebhookSender } from './webhook-sender';
 
 /** How often an idle connector looks at the log without a wake-up (events committed by an instance with no shared feed). */
 const IDLE_POLL_MS = 2000;
-/** A cursor that only passed over events the filter leaves out is committed at most this often. */
-const IDLE_COMMIT_MS = 1000;
 
 /** What the worker needs from the service around it. */
 export interface WorkerContext {
@@ -70,9 +69,7 @@ export class ConnectorWorker {
   private pending: Pending | undefined;
   private cursor: number;
   private failingSince: number | null;
-  private delta: ConnectorDelta | undefined;
-  private committing: Promise<void> | undefined;
-  private lastCommitAt = 0;
+  private readonly committer: CursorCommitter;
   private woken = false;
   private sleeping: { wakeable: boolean; cut: () => void } | undefined;
   private reportedFailing = false;
@@ -101,6 +98,13 @@ export class ConnectorWorker {
       lastAttemptAt: record.lastAttemptAt,
       lastSuccessAt: record.lastSuccessAt,
     };
+    this.committer = new CursorCommitter(
+      record.name,
+      (epoch, delta) => ctx.commit(record.name, epoch, delta),
+      () => this.record.cursorEpoch,
+      () => ctx.fenced(record.name),
+      ctx.logger,
+    );
     this.loop = this.run();
   }
 
@@ -141,7 +145,7 @@ export class ConnectorWorker {
     if (replayed) {
       this.cursor = record.cursorId;
       this.failingSince = null;
-      this.delta = undefined;
+      this.committer.drop();
     }
     // What was read under the old definition is read again under the new one, from the acknowledged cursor.
     this.generation++;
@@ -158,7 +162,7 @@ export class ConnectorWorker {
     this.abort?.abort();
     this.sleeping?.cut();
     await this.loop;
-    await this.flush();
+    await this.committer.close();
     this.sender.close();
   }
 
@@ -237,7 +241,7 @@ export class ConnectorWorker {
     d.deliveries++;
     d.eventsDelivered += pending.events.length;
     Object.assign(d, { lastStatus: result.status ?? null, lastError: null, lastAttemptAt: now, lastSuccessAt: now });
-    this.scheduleCommit(true);
+    this.committer.schedule(true);
   }
 
   private failed(result: SendResult): void {
@@ -255,7 +259,7 @@ export class ConnectorWorker {
         `Connector ${this.name} is failing since ${new Date(this.failingSince).toISOString()}: ${error}`,
       );
     }
-    this.scheduleCommit(true);
+    this.committer.schedule(true);
   }
 
   /** Passed over events the filter leaves out: the cursor moves, committed now and then. */
@@ -263,59 +267,14 @@ export class ConnectorWorker {
     if (cursor <= this.cursor) return;
     this.cursor = cursor;
     this.nextDelta();
-    this.scheduleCommit(false);
+    this.committer.schedule(false);
   }
 
+  /** The next commit's delta, and the figures shown, brought up to the worker's cursor. */
   private nextDelta(): ConnectorDelta {
-    this.delta ??= { cursorId: this.cursor, deliveries: 0, failures: 0, eventsDelivered: 0, failingSince: null };
-    this.delta.cursorId = this.cursor;
-    this.delta.failingSince = this.failingSince;
     this.figures.cursor = this.cursor;
     this.figures.failingSince = this.failingSince;
-    return this.delta;
-  }
-
-  /** One commit at a time; what comes meanwhile is folded into the next one. */
-  private scheduleCommit(now: boolean): void {
-    if (this.committing !== undefined) return;
-    const wait = now ? 0 : Math.max(0, this.lastCommitAt + IDLE_COMMIT_MS - Date.now());
-    this.committing = new Promise<void>((resolve) => setTimeout(resolve, wait).unref())
-      .then(() => this.flushOnce())
-      .finally(() => {
-        this.committing = undefined;
-        if (this.delta !== undefined && !this.stopped) this.scheduleCommit(false);
-      });
-  }
-
-  private async flushOnce(): Promise<void> {
-    const delta = this.delta;
-    if (delta === undefined) return;
-    this.delta = undefined;
-    this.lastCommitAt = Date.now();
-    const epoch = this.record.cursorEpoch;
-    try {
-      if (!(await this.ctx.commit(this.name, epoch, delta))) this.ctx.fenced(this.name);
-    } catch (err) {
-      // The database away: keep the figures for the next commit (cursor and last values are the newest anyway).
-      this.ctx.logger.warn(`Connector ${this.name}: committing the cursor failed: ${String(err)}`);
-      if (epoch === this.record.cursorEpoch) this.mergeBack(delta);
-    }
-  }
-
-  private mergeBack(old: ConnectorDelta): void {
-    const d = this.nextDelta();
-    d.deliveries += old.deliveries;
-    d.failures += old.failures;
-    d.eventsDelivered += old.eventsDelivered;
-    d.lastStatus ??= old.lastStatus;
-    if (d.lastError === undefined && old.lastError !== undefined) d.lastError = old.lastError;
-    d.lastAttemptAt ??= old.lastAttemptAt;
-    d.lastSuccessAt ??= old.lastSuccessAt;
-  }
-
-  private async flush(): Promise<void> {
-    await this.committing;
-    await this.flushOnce();
+    return this.committer.next(this.cursor, this.failingSince);
   }
 
   /** Waits `ms`, or less: an update or stop cuts any wait short, new events only an idle (`wakeable`) one. */
