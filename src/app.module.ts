@@ -5,6 +5,7 @@ import { AuthModule } from './auth/auth.module';
 import { BusModule } from './bus/bus.module';
 import { ClusterModule } from './cluster/cluster.module';
 import { CommonModule } from './common/common.module';
+import { ConnectorsModule } from './connectors/connectors.module';
 import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DeviceTypesModule } from './config/device-types.module';
@@ -44,6 +45,7 @@ export class AppModule {
         StatsModule,
         SignallingModule,
         DeliveryModule,
+        ConnectorsModule,
         DashboardModule,
         DocsModule,
       ],

@@ -251,6 +251,22 @@ describe('API docs', () => {
     }, 'the rejected message');
     await call('GET', '/admin/rejects?reason=nonsense', { token: admin }); // 400
 
+    // Data connectors (a target that does not resolve: `test` answers how it failed).
+    const hook = { name: 'docs', url: 'https://hooks.example.invalid/in', timeout_ms: 500, paused: true };
+    expect((await call('POST', '/admin/connectors', { token: admin, body: hook })).status).toBe(201);
+    expect((await call('POST', '/admin/connectors', { token: admin, body: hook })).status).toBe(409);
+    await call('POST', '/admin/connectors', { token: admin, body: { name: 'x', url: 'ftp://x' } }); // 400
+    await call('GET', '/admin/connectors', { token: admin });
+    await call('GET', '/admin/connectors/docs', { token: admin });
+    await call('GET', '/admin/connectors/nope', { token: admin }); // 404
+    await call('PATCH', '/admin/connectors/docs', { token: admin, body: { batch_size: 5, event_types: null } });
+    await call('POST', '/admin/connectors/docs/resume', { token: admin });
+    await call('POST', '/admin/connectors/docs/pause', { token: admin });
+    await call('POST', '/admin/connectors/docs/replay', { token: admin, body: { from_id: '1' } });
+    await call('POST', '/admin/connectors/docs/replay', { token: admin, body: {} }); // 400
+    expect((await call('POST', '/admin/connectors/docs/test', { token: admin })).body).toMatchObject({ ok: false });
+    await call('DELETE', '/admin/connectors/docs', { token: admin });
+
     // Signalling.
     await call('POST', '/v1/tokens', { token: admin, body: { peerId: 'docs', channels: ['things/**'] } });
     await call('POST', '/admin/devices/weatherstation/ws-3/token', { token: admin, body: { expiresInSec: 600 } });

@@ -211,6 +211,31 @@ export interface AppConfig {
      */
     deviceChannels: DeviceChannelMapping[];
   };
+  /** Data connectors: signed webhooks fed from the event log (issue #16, src/connectors/). */
+  connectors: ConnectorsConfig;
+}
+
+export interface ConnectorsConfig {
+  /**
+   * Connectors from configuration, `CONNECTORS`: inline JSON or the path of a
+   * JSON/YAML file, a list of connector definitions as `POST /admin/connectors`
+   * takes them. Unset: none until the admin API makes some.
+   */
+  definitions?: string;
+  /** `CONNECTORS_ALLOW_PRIVATE=true` lets targets be loopback or private addresses. @default false */
+  allowPrivate: boolean;
+  /** `CONNECTORS_FAILING_AFTER`: how long a connector fails without a success before it is marked failing. @default 10m */
+  failingAfterMs: number;
+  /** `CONNECTORS_RETRY_INITIAL`: the first retry's delay ceiling (jittered, doubling). @default 1s */
+  retryInitialMs: number;
+  /** `CONNECTORS_RETRY_MAX`: no retry waits longer than this. @default 5m */
+  retryMaxMs: number;
+  /**
+   * `CONNECTORS_LEASE_TTL`: a connector's delivery lease (one instance
+   * delivers it); renewed every third of it, taken over this long after its
+   * holder stops renewing. @default 15s
+   */
+  leaseTtlMs: number;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;

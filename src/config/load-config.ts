@@ -234,6 +234,14 @@ export function loadConfig(env: Env): AppConfig {
       endTimeoutMs: r.duration('STREAM_END_TIMEOUT', 30_000),
     },
     signalling: { keys: r.raw('SIGNALLING_KEYS'), rooms: r.raw('SIGNALLING_ROOMS'), deviceChannels: [] },
+    connectors: {
+      definitions: r.raw('CONNECTORS'),
+      allowPrivate: r.oneOf('CONNECTORS_ALLOW_PRIVATE', ['true', 'false'], 'false') === 'true',
+      failingAfterMs: r.duration('CONNECTORS_FAILING_AFTER', 10 * 60_000),
+      retryInitialMs: r.duration('CONNECTORS_RETRY_INITIAL', 1000),
+      retryMaxMs: r.duration('CONNECTORS_RETRY_MAX', 5 * 60_000),
+      leaseTtlMs: r.duration('CONNECTORS_LEASE_TTL', 15_000),
+    },
   };
   config.signalling.deviceChannels = readDeviceChannels(
     r.raw('SIGNALLING_DEVICE_CHANNELS'),

@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import type * as Swagger from '@nestjs/swagger';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { applyApiDocs } from './api-docs.decorators';
+import { CONNECTOR_SCHEMAS } from '../connectors/connectors.schemas';
 import { SCHEMAS } from './openapi.schemas';
 import { STREAM_SCHEMAS } from './openapi.stream-schemas';
 import type { OpenApiDocument } from './openapi.types';
@@ -44,6 +45,7 @@ export function openApiDocument(app: INestApplication, version: string): OpenApi
     .addTag('delivery', 'Live events over SSE / NDJSON, and polling. Every event `id` is a resume position.')
     .addTag('admin', 'Broadcasts, MQTT credentials, rejected messages.')
     .addTag('signalling', 'Tokens, peers and room bindings of the Metered-compatible signalling adapter.')
+    .addTag('connectors', 'Data connectors: signed webhooks fed from the event log, at least once.')
     .addTag('service', 'Health, metrics, the dashboard and this document.')
     .addBearerAuth(
       {
@@ -72,7 +74,7 @@ export function openApiDocument(app: INestApplication, version: string): OpenApi
   completePaths(document);
   document.components = {
     ...document.components,
-    schemas: { ...SCHEMAS, ...STREAM_SCHEMAS, ...document.components?.schemas },
+    schemas: { ...SCHEMAS, ...STREAM_SCHEMAS, ...CONNECTOR_SCHEMAS, ...document.components?.schemas },
   };
   return document as unknown as OpenApiDocument;
 }

@@ -242,6 +242,11 @@ export const SCHEMAS: Record<string, Schema> = {
         type: 'object',
         properties: { pendingWrites: { type: 'boolean' }, batches: { type: 'integer' }, events: { type: 'integer' } },
       },
+      connectors: {
+        type: 'object',
+        description: 'Only while connectors fail for longer than CONNECTORS_FAILING_AFTER (status `degraded`).',
+        properties: { failing: { type: 'array', items: { type: 'string' } } },
+      },
     },
   },
   Stats: {

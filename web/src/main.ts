@@ -7,6 +7,7 @@ import { h } from './dom';
 import { EventLog } from './event-log';
 import { FleetOverview } from './overview';
 import { RejectsPage } from './rejects-page';
+import { ConnectorsPage } from './connectors-page';
 import { DeviceStore, deviceKey } from './store';
 import type { StreamState } from './stream';
 import { LiveStream } from './stream';
@@ -77,6 +78,8 @@ async function dashboard(root: HTMLElement, api: Api): Promise<void> {
   );
   const fleet = h('main', { 'data-page': 'fleet' }, overview.element, table.element, side, log.element);
   const rejects = h('main', { 'data-page': 'rejects', hidden: '' });
+  const connectors = h('main', { 'data-page': 'connectors', hidden: '' });
+  let connectorsPage: ConnectorsPage | undefined;
   const navLink = (href: string, page: string, label: string, needsAdmin = false): HTMLElement =>
     h(
       'a',
@@ -94,14 +97,26 @@ async function dashboard(root: HTMLElement, api: Api): Promise<void> {
     { class: 'pages', 'data-testid': 'pages' },
     navLink('#/', 'fleet', 'Fleet'),
     navLink('#/rejects', 'rejects', 'Rejects', true),
+    navLink('#/connectors', 'connectors', 'Connectors', true),
   );
   const route = (): void => {
     const onRejects = location.hash === '#/rejects';
-    fleet.hidden = onRejects;
+    const onConnectors = location.hash === '#/connectors';
+    fleet.hidden = onRejects || onConnectors;
     rejects.hidden = !onRejects;
+    connectors.hidden = !onConnectors;
+    const current = onRejects ? 'rejects' : onConnectors ? 'connectors' : 'fleet';
     for (const a of nav.querySelectorAll<HTMLElement>('a[data-nav]')) {
-      if (a.dataset.nav === (onRejects ? 'rejects' : 'fleet')) a.setAttribute('aria-current', 'page');
+      if (a.dataset.nav === current) a.setAttribute('aria-current', 'page');
       else a.removeAttribute('aria-current');
+    }
+    connectorsPage?.destroy();
+    connectorsPage = undefined;
+    if (onConnectors) {
+      connectorsPage = new ConnectorsPage();
+      connectors.replaceChildren(connectorsPage.element);
+      open(undefined);
+      return;
     }
     if (onRejects) {
       // Read afresh each time the page is opened: rejects are what just went wrong.
@@ -138,6 +153,7 @@ async function dashboard(root: HTMLElement, api: Api): Promise<void> {
     banner,
     fleet,
     rejects,
+    connectors,
   );
   overview.start();
 

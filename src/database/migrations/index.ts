@@ -6,6 +6,7 @@ import { ReadingsDeviceKey1700000006000 } from './1700000006000-readings-device-
 import { PostgresAppendIndexes1700000007000 } from './1700000007000-postgres-append-indexes';
 import { EventMessageIds1700000008000 } from './1700000008000-event-message-ids';
 import { ReadingBatches1700000009000 } from './1700000009000-reading-batches';
+import { Connectors1700000010000 } from './1700000010000-connectors';
 import { IngestLeases1700000012000 } from './1700000012000-ingest-leases';
 import { DevicesProjection1700000013000 } from './1700000013000-devices-projection';
 
@@ -19,6 +20,7 @@ export const MIGRATIONS = [
   PostgresAppendIndexes1700000007000,
   EventMessageIds1700000008000,
   ReadingBatches1700000009000,
+  Connectors1700000010000,
   IngestLeases1700000012000,
   DevicesProjection1700000013000,
 ];
