@@ -85,7 +85,10 @@ export abstract class EventLogRepository {
       .getRepository(EventRecord)
       .createQueryBuilder('e')
       .select(['e.id', 'e.body'])
-      .where('e.id > :afterId', { afterId })
+      // The position as a literal, not a parameter: a parameter lets PostgreSQL settle on a generic plan,
+      // which cannot see that little of the log lies past a recent position (it guesses a third), and a
+      // filtered read may then scan and sort the table instead of walking the id index.
+      .where(`e.id > ${Math.trunc(afterId)}`)
       .orderBy('e.id', 'ASC')
       .limit(limit);
     if (filter.deviceType !== undefined) q.andWhere('e.device_type = :deviceType', { deviceType: filter.deviceType });
