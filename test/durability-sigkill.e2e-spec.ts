@@ -94,7 +94,7 @@ describe('durability: SIGKILL while devices publish', () => {
     expect(counts).toMatchObject({ missing: 0, duplicated: 0, reordered: 0 });
     // The readings history too: a kill between a commit and its readings loses none of them (issue #11).
     const readings = await countReadings(url, publishers);
-    console.log(faultLine('sigkill-readings', backend, { published: counts.published, ...readings.counts }));
+    console.log(faultLine('sigkill-readings', backend, readings.counts));
     expect(readings.problems).toEqual([]);
     expect(readings.counts).toMatchObject({ missing: 0, duplicated: 0, reordered: 0 });
   }, 240_000);

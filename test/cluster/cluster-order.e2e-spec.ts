@@ -99,9 +99,7 @@ describe('per-device order across instances (issue #12)', () => {
       if (stream) await expectInPublishOrder(instance.name, stream);
     }
     const readings = await countReadings(reader.url, publishers, 30_000);
-    console.log(
-      faultLine(`${phase}-readings`, 'mosquitto+postgres+redis', { published: counts.published, ...readings.counts }),
-    );
+    console.log(faultLine(`${phase}-readings`, 'mosquitto+postgres+redis', readings.counts));
     expect(readings.problems).toEqual([]);
     expect(readings.counts).toMatchObject({ missing: 0, duplicated: 0, reordered: 0 });
   };

@@ -167,10 +167,38 @@ export interface FaultCounts {
  * messages to appear first: an external broker hands the bridge what it
  * queued during a fault a little later.
  */
-export async function countLogged(
+export function countLogged(
   baseUrl: string,
   publishers: readonly NumberedPublisher[],
   timeoutMs = 20_000,
+): Promise<{ counts: FaultCounts; problems: string[] }> {
+  return countSeqs(publishers, (deviceId) => loggedSeqs(baseUrl, deviceId), 'messages in the log', timeoutMs);
+}
+
+/**
+ * The readings history's side of the same count: each meter's `seq`
+ * readings, oldest first. Readings are written a moment after their events,
+ * by whichever instance projects.
+ */
+export function countReadings(
+  baseUrl: string,
+  publishers: readonly NumberedPublisher[],
+  timeoutMs = 20_000,
+): Promise<{ counts: FaultCounts; problems: string[] }> {
+  const read = async (deviceId: string): Promise<number[]> => {
+    const res = await fetch(`${baseUrl}/api/devices/meter/${deviceId}/readings?reading=seq&limit=10000`);
+    if (res.status !== 200) throw new Error(`readings of ${deviceId} answered ${res.status}: ${await res.text()}`);
+    return ((await res.json()) as { readings: { value: number }[] }).readings.map((r) => r.value);
+  };
+  return countSeqs(publishers, read, 'readings', timeoutMs);
+}
+
+/** Waits for each publisher's acknowledged numbers in what `read` returns, then counts what is missing, twice, out of order. */
+async function countSeqs(
+  publishers: readonly NumberedPublisher[],
+  read: (deviceId: string) => Promise<number[]>,
+  what: string,
+  timeoutMs: number,
 ): Promise<{ counts: FaultCounts; problems: string[] }> {
   const counts: FaultCounts = { published: 0, acknowledged: 0, found: 0, missing: 0, duplicated: 0, reordered: 0 };
   const problems: string[] = [];
@@ -178,14 +206,14 @@ export async function countLogged(
     const wanted = publisher.acknowledged;
     const seqs = await waitFor(
       async () => {
-        const have = new Set(await loggedSeqs(baseUrl, publisher.deviceId).catch(() => []));
+        const have = new Set(await read(publisher.deviceId).catch(() => []));
         return wanted.every((seq) => have.has(seq)) ? true : undefined;
       },
-      `${publisher.deviceId}'s acknowledged messages in the log`,
+      `${publisher.deviceId}'s acknowledged ${what}`,
       timeoutMs,
     )
       .catch(() => undefined) // the counts below say what is missing
-      .then(() => loggedSeqs(baseUrl, publisher.deviceId));
+      .then(() => read(publisher.deviceId));
     const seen = new Set<number>();
     let last = 0;
     for (const seq of seqs) {
@@ -195,7 +223,7 @@ export async function countLogged(
       last = Math.max(last, seq);
     }
     const missing = wanted.filter((seq) => !seen.has(seq));
-    if (missing.length > 0) problems.push(`${publisher.deviceId} misses ${missing.slice(0, 10).join(', ')}`);
+    if (missing.length > 0) problems.push(`${publisher.deviceId}'s ${what} miss ${missing.slice(0, 10).join(', ')}`);
     counts.published += publisher.published;
     counts.acknowledged += wanted.length;
     counts.found += seen.size;
@@ -216,51 +244,4 @@ export function faultLine(
   return `fault ${name} backend=${backend} ${Object.entries(fields)
     .map(([k, v]) => `${k}=${String(v)}`)
     .join(' ')}`;
-}
-
-/**
- * The readings history's side of the same count: each meter's `seq`
- * readings, oldest first, against what its publisher saw acknowledged. Waits
- * (up to `timeoutMs`) for the last acknowledged one: readings are written a
- * moment after their events, by whichever instance projects.
- */
-export async function countReadings(
-  baseUrl: string,
-  publishers: readonly NumberedPublisher[],
-  timeoutMs = 20_000,
-  headers: Record<string, string> = {},
-): Promise<{ counts: Omit<FaultCounts, 'published'>; problems: string[] }> {
-  const counts = { acknowledged: 0, found: 0, missing: 0, duplicated: 0, reordered: 0 };
-  const problems: string[] = [];
-  const read = async (deviceId: string): Promise<number[]> => {
-    const res = await fetch(`${baseUrl}/api/devices/meter/${deviceId}/readings?reading=seq&limit=10000`, { headers });
-    if (res.status !== 200) return [];
-    return ((await res.json()) as { readings: { value: number }[] }).readings.map((r) => r.value);
-  };
-  for (const publisher of publishers) {
-    const wanted = publisher.acknowledged;
-    await waitFor(
-      async () => {
-        const have = new Set(await read(publisher.deviceId).catch(() => []));
-        return wanted.every((seq) => have.has(seq)) ? true : undefined;
-      },
-      `${publisher.deviceId}'s acknowledged readings`,
-      timeoutMs,
-    ).catch(() => undefined); // the counts below say what is missing
-    const seqs = await read(publisher.deviceId);
-    const seen = new Set<number>();
-    let last = 0;
-    for (const seq of seqs) {
-      if (seen.has(seq)) counts.duplicated++;
-      else if (seq < last) counts.reordered++;
-      seen.add(seq);
-      last = Math.max(last, seq);
-    }
-    const missing = wanted.filter((seq) => !seen.has(seq));
-    if (missing.length > 0) problems.push(`${publisher.deviceId}'s readings miss ${missing.slice(0, 10).join(', ')}`);
-    counts.acknowledged += wanted.length;
-    counts.found += seen.size;
-    counts.missing += missing.length;
-  }
-  return { counts, problems };
 }
