@@ -2,9 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { BatchWriter } from './batch-writer';
+import { dataSourceOptions } from './database.module';
 
 /** The writer thread on a real SQLite file, read back through a second (TypeORM) connection as the app does. */
 describe('BatchWriter on a SQLite file', () => {
@@ -35,6 +37,21 @@ describe('BatchWriter on a SQLite file', () => {
     expect(writer.offThread).toBe(true);
     expect(await writer.run([insert(1), insert(2)])).toEqual([1, 1]);
     expect(await values()).toEqual([1, 2]);
+  });
+
+  // Issue #11: an acknowledged message must survive a power cut, not only a process crash. In WAL mode
+  // synchronous=NORMAL syncs at checkpoints only; FULL (2) syncs each commit. The main connection too.
+  it('syncs each commit to disk: synchronous=FULL on the thread and on the main connection', async () => {
+    await writer.run([insert(1)]);
+    expect(writer.synchronous).toBe(2);
+    const main = new Database(join(dir, 'db.sqlite'));
+    try {
+      const options = dataSourceOptions({ database: { type: 'sqlite', path: join(dir, 'db.sqlite') } } as AppConfig);
+      (options as { prepareDatabase(db: Database.Database): void }).prepareDatabase(main);
+      expect(main.pragma('synchronous', { simple: true })).toBe(2);
+    } finally {
+      main.close();
+    }
   });
 
   it('undoes only the job that fails, with the database error, while jobs sent with it commit', async () => {

@@ -6,7 +6,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
-import type { WriteJob, WriteResult, WriteStatement, WriterOptions } from './sqlite-writer.protocol';
+import type { WriteJob, WriteResult, WriteStatement, WriterOptions, WriterReady } from './sqlite-writer.protocol';
 
 export type { WriteStatement } from './sqlite-writer.protocol';
 
@@ -51,6 +51,8 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
   private readonly waiting = new Map<number, Waiting>();
   private nextJob = 1;
   private closing = false;
+  /** The writer thread's `PRAGMA synchronous` as SQLite reports it (2 = FULL), once it is running. */
+  synchronous: number | undefined;
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -132,8 +134,9 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
         execArgv: source === '.ts' ? ['-r', 'ts-node/register/transpile-only'] : [],
       });
       let failure: Error | undefined;
-      worker.on('message', (message: 'ready' | WriteResult[]) => {
-        if (message === 'ready') {
+      worker.on('message', (message: WriterReady | WriteResult[]) => {
+        if (!Array.isArray(message)) {
+          this.synchronous = message.synchronous;
           this.worker = worker;
           resolve(worker);
           return;

@@ -22,3 +22,9 @@ export interface WriterOptions {
   busyTimeoutMs: number;
   walAutocheckpointPages: number;
 }
+
+/** The thread's first message: its connection is open, with SQLite's own `synchronous` value (2 = FULL). */
+export interface WriterReady {
+  ready: true;
+  synchronous: number;
+}
