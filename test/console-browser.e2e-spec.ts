@@ -424,6 +424,12 @@ describe('operator console in headless Chromium', () => {
     expect(
       await page.locator('[data-testid="command-history"] tbody tr[data-command="calibrate"] td').nth(3).textContent(),
     ).toBe('signalling channel');
+    // What an operator reads: every answer and payload whole, none cut at its cell's edge (the answer
+    // column got what the others left, about 50 px at 1280: `{"d…`, `time…`).
+    const cut = await page.$$eval('[data-testid="command-history"] tbody td', (cells) =>
+      cells.filter((td) => td.scrollWidth > td.clientWidth + 1).map((td) => td.textContent),
+    );
+    expect(cut).toEqual([]);
 
     // Reopened, the same history comes from the log alone.
     await page.goto(`${app.url}/#/`);
