@@ -19,6 +19,9 @@ export type DatabaseConfig =
       url: string;
     };
 
+export const SQLITE_SYNCHRONOUS = ['full', 'normal'] as const;
+export type SqliteSynchronous = (typeof SQLITE_SYNCHRONOUS)[number];
+
 export const CLIENT_CERT_MODES = ['off', 'optional', 'required'] as const;
 export type ClientCertMode = (typeof CLIENT_CERT_MODES)[number];
 
@@ -95,6 +98,14 @@ export interface AppConfig {
   /** Nesting depth and keys per object of every JSON message from the wire (`MAX_JSON_DEPTH`, `MAX_JSON_KEYS`). */
   json: JsonLimits;
   database: DatabaseConfig;
+  /**
+   * `SQLITE_SYNCHRONOUS`, on a SQLite file: `full` syncs every commit to disk
+   * before its MQTT messages are acknowledged and its events delivered, so
+   * an acknowledged message survives a power cut (issue #11); `normal`
+   * syncs at checkpoints only, which survives a crash of the process but not
+   * of the machine, for less latency per event. @default `full`
+   */
+  sqliteSynchronous: SqliteSynchronous;
   /** Unset: in-process bus. */
   redisUrl?: string;
   /** SQLite file and generated secrets. @default ./data */

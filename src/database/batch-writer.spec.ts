@@ -41,16 +41,23 @@ describe('BatchWriter on a SQLite file', () => {
 
   // Issue #11: an acknowledged message must survive a power cut, not only a process crash. In WAL mode
   // synchronous=NORMAL syncs at checkpoints only; FULL (2) syncs each commit. The main connection too.
-  it('syncs each commit to disk: synchronous=FULL on the thread and on the main connection', async () => {
+  it('syncs each commit to disk by default: synchronous=FULL on the thread and on the main connection', async () => {
     await writer.run([insert(1)]);
-    expect(writer.synchronous).toBe(2);
-    const main = new Database(join(dir, 'db.sqlite'));
+    expect(writer.threadSynchronous).toBe(2);
+    expect(mainSynchronous({ database: { type: 'sqlite', path: join(dir, 'db.sqlite') } } as AppConfig)).toBe(2);
+  });
+
+  it('syncs at checkpoints only with SQLITE_SYNCHRONOUS=normal, on both connections', async () => {
+    const path = join(dir, 'db.sqlite');
+    const config = { database: { type: 'sqlite', path }, sqliteSynchronous: 'normal' } as AppConfig;
+    const normal = new BatchWriter(db, config);
+    await normal.onModuleInit();
     try {
-      const options = dataSourceOptions({ database: { type: 'sqlite', path: join(dir, 'db.sqlite') } } as AppConfig);
-      (options as { prepareDatabase(db: Database.Database): void }).prepareDatabase(main);
-      expect(main.pragma('synchronous', { simple: true })).toBe(2);
+      await normal.run([insert(7)]);
+      expect(normal.threadSynchronous).toBe(1);
+      expect(mainSynchronous(config)).toBe(1);
     } finally {
-      main.close();
+      await normal.onApplicationShutdown();
     }
   });
 
@@ -109,3 +116,15 @@ describe('BatchWriter without a file', () => {
     await db.destroy();
   });
 });
+
+/** `PRAGMA synchronous` of a connection prepared as the app's main connection is (database.module.ts). */
+function mainSynchronous(config: AppConfig): unknown {
+  if (config.database.type !== 'sqlite') throw new Error('a SQLite configuration');
+  const main = new Database(config.database.path);
+  try {
+    (dataSourceOptions(config) as { prepareDatabase(db: Database.Database): void }).prepareDatabase(main);
+    return main.pragma('synchronous', { simple: true });
+  } finally {
+    main.close();
+  }
+}

@@ -18,10 +18,10 @@ if (!port) throw new Error('sqlite-writer.worker runs as a worker thread');
 const options = workerData as WriterOptions;
 const db = new Database(options.path, { timeout: options.busyTimeoutMs });
 db.pragma('journal_mode = WAL');
-// FULL, not NORMAL: in WAL mode NORMAL syncs only at checkpoints, so a power cut or an OS crash could take
-// back commits whose MQTT messages were acknowledged already (issue #11: an acknowledgement is a promise about
-// durable storage). FULL syncs the WAL at each commit, one per transaction of jobs.
-db.pragma('synchronous = FULL');
+// FULL by default (SQLITE_SYNCHRONOUS): in WAL mode NORMAL syncs only at checkpoints, so a power cut or an OS
+// crash could take back commits whose MQTT messages were acknowledged already (issue #11: an acknowledgement is
+// a promise about durable storage). FULL syncs the WAL at each commit, one per transaction of jobs.
+db.pragma(`synchronous = ${options.synchronous}`);
 db.pragma(`wal_autocheckpoint = ${options.walAutocheckpointPages}`);
 const prepared = new Map<string, Database.Statement>();
 
