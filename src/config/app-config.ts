@@ -150,8 +150,9 @@ export interface AppConfig {
   /**
    * How long SIGTERM/SIGINT may take to flush the event log and stop, in ms;
    * past it the service logs what it could not flush and exits 1 (issue #18,
-   * item 3). Well under a container runtime's kill grace period (30 s in
-   * Docker and Kubernetes). `SHUTDOWN_TIMEOUT`. @default 10s
+   * item 3). Well under Kubernetes' kill grace period (30 s); Docker's is
+   * 10 s, so docker-compose.yml sets `stop_grace_period: 30s`.
+   * `SHUTDOWN_TIMEOUT`. @default 10s
    */
   shutdownTimeoutMs: number;
   /** @default info */
