@@ -7,17 +7,13 @@ import type { AppConfig } from '../config/app-config';
 import type { MetricsService } from '../observability/metrics.service';
 import { ExternalBrokerTransport } from './external-broker.transport';
 import type { InboundMessage } from './mqtt-transport';
+import { waitFor } from '../../test/support/wait';
 
 const BRIDGE_ID = 'bridge-under-test';
 
-/** Resolves when `check` holds; polls the event loop, no fixed sleep. */
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+/** Resolves when `check` holds, within 10 s. */
+const until = (check: () => boolean, what: string): Promise<true> =>
+  waitFor(() => (check() ? true : undefined), what, 10_000);
 
 /**
  * The bridge as a client of an external broker (issue #11, items 1 and 2),
