@@ -37,6 +37,7 @@ async function main(): Promise<void> {
     ...(process.env.BENCH_MQTT_URL ? { MQTT_URL: process.env.BENCH_MQTT_URL } : {}),
     ...(process.env.BENCH_TOPIC_PREFIX ? { TOPIC_PREFIX: process.env.BENCH_TOPIC_PREFIX } : {}),
     ...(process.env.SEND_BUFFER_LIMIT ? { SEND_BUFFER_LIMIT: process.env.SEND_BUFFER_LIMIT } : {}),
+    ...(process.env.SQLITE_SYNCHRONOUS ? { SQLITE_SYNCHRONOUS: process.env.SQLITE_SYNCHRONOUS } : {}),
   });
   const running = await startApp(config);
   const described = running.app.get(MqttTransport).describe();

@@ -271,6 +271,7 @@ async function run(label: string, postgresUrl: string | undefined): Promise<bool
     DEVICE_AUTH: 'off',
     AUTH: 'off',
     LOG_LEVEL: 'warn',
+    ...(process.env.SQLITE_SYNCHRONOUS ? { SQLITE_SYNCHRONOUS: process.env.SQLITE_SYNCHRONOUS } : {}),
   });
   const app = await startApp(config);
   const url = app.app.get(MqttTransport).describe().tcp as string;

@@ -1,7 +1,6 @@
-import { firstValueFrom, take } from 'rxjs';
-import { EventBusService } from '../src/bus/event-bus.service';
 import type { TestApp } from './support/app';
 import { bootApp } from './support/app';
+import { listenWs } from './support/web-clients';
 
 describe('POST /admin/broadcast', () => {
   let app: TestApp;
@@ -49,26 +48,31 @@ describe('POST /admin/broadcast', () => {
   });
 
   it('publishes the event like an ingested one: logged, with an id, delivered live', async () => {
-    const bus = app.app.get(EventBusService);
-    const delivered = firstValueFrom(bus.live({ eventTypes: ['alert'] }).pipe(take(1)));
-    const res = await post(
-      { device_type: 'weatherstation', device_id: 'ws-001', event_type: 'alert', data: { level: 'high' } },
-      app.adminToken,
-    );
-    expect(res.status).toBe(200);
-    const event = (await res.json()) as Record<string, unknown>;
-    expect(event).toMatchObject({
-      event: 'alert',
-      device_type: 'weatherstation',
-      device_id: 'ws-001',
-      data: { level: 'high' },
-    });
-    expect(event.id).toMatch(/^\d+$/);
-    expect(Date.parse(event.timestamp as string)).not.toBeNaN();
-    expect(await delivered).toEqual(event);
-    const replayed = await firstValueFrom(
-      bus.stream({ eventTypes: ['alert'] }, String(Number(event.id) - 1)).pipe(take(1)),
-    );
-    expect(replayed).toEqual({ kind: 'event', event });
+    // As a web client sees it: live on a WebSocket opened before, and from the log on a poll after.
+    const live = await listenWs(app, 'weatherstation', 'ws-001', ['alert']);
+    try {
+      const res = await post(
+        { device_type: 'weatherstation', device_id: 'ws-001', event_type: 'alert', data: { level: 'high' } },
+        app.adminToken,
+      );
+      expect(res.status).toBe(200);
+      const event = (await res.json()) as Record<string, unknown>;
+      expect(event).toMatchObject({
+        event: 'alert',
+        device_type: 'weatherstation',
+        device_id: 'ws-001',
+        data: { level: 'high' },
+      });
+      expect(event.id).toMatch(/^\d+$/);
+      expect(Date.parse(event.timestamp as string)).not.toBeNaN();
+      expect(await live.waitForEvents(1)).toEqual([event]);
+      const polled = await fetch(
+        `${app.url}/iot/poll/weatherstation/ws-001/?event_types=alert&cursor=${Number(event.id) - 1}`,
+        { headers: { Authorization: `Bearer ${app.clientToken}` } },
+      );
+      expect(((await polled.json()) as { events: unknown[] }).events).toEqual([event]);
+    } finally {
+      live.close();
+    }
   });
 });

@@ -1,11 +1,11 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type mqtt from 'mqtt';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { freePort } from './cluster/cluster-harness';
 import type { Storage, TestApp } from './support/app';
 import { backends, bootApp, freshStorage } from './support/app';
-import { launchChromium } from './support/browser';
+import { launchChromium, screenshot } from './support/browser';
 
 import { waitFor } from './support/wait';
 import { mint, sdkPeer } from './fixtures/signalling/clients';
@@ -15,7 +15,6 @@ import { buildDashboard } from './dashboard-build';
 jest.setTimeout(120_000);
 
 const VIEWPORT = { width: 1280, height: 800 };
-const SHOTS = join(__dirname, '..', 'docs', 'screenshots');
 const ADMIN_TOKEN = 'console-admin-0123456789';
 
 /** What the page-side measurement reads of a table cell. */
@@ -52,10 +51,7 @@ describe('operator console in headless Chromium', () => {
       { qos: 1 },
     );
 
-  const shot = async (name: string): Promise<void> => {
-    mkdirSync(SHOTS, { recursive: true });
-    await page.screenshot({ path: join(SHOTS, `${name}.png`) });
-  };
+  const shot = (name: string): Promise<void> => screenshot(page, name, `screenshots/${name}.png`);
 
   beforeAll(async () => {
     await buildDashboard();
@@ -428,6 +424,12 @@ describe('operator console in headless Chromium', () => {
     expect(
       await page.locator('[data-testid="command-history"] tbody tr[data-command="calibrate"] td').nth(3).textContent(),
     ).toBe('signalling channel');
+    // What an operator reads: every answer and payload whole, none cut at its cell's edge (the answer
+    // column got what the others left, about 50 px at 1280: `{"d…`, `time…`).
+    const cut = await page.$$eval('[data-testid="command-history"] tbody td', (cells) =>
+      cells.filter((td) => td.scrollWidth > td.clientWidth + 1).map((td) => td.textContent),
+    );
+    expect(cut).toEqual([]);
 
     // Reopened, the same history comes from the log alone.
     await page.goto(`${app.url}/#/`);

@@ -1,11 +1,9 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type mqtt from 'mqtt';
 import type { Browser, Page } from 'playwright-core';
-import { chromium } from 'playwright-core';
 import { freePort } from './cluster/cluster-harness';
 import type { Storage, TestApp } from './support/app';
 import { bootApp, freshStorage } from './support/app';
+import { launchChromium, screenshot } from './support/browser';
 import { waitFor } from './support/wait';
 import { clientToken, connectDevice } from './support/web-clients';
 import { buildDashboard } from './dashboard-build';
@@ -67,10 +65,7 @@ describe('dashboard in headless Chromium', () => {
     };
     app = await bootApp(env, storage);
     device = await startDevice();
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
   });
@@ -198,10 +193,7 @@ describe('dashboard in headless Chromium', () => {
     await page.goto(`${app.url}/#/device/weatherstation/ws-002`);
     await page.waitForSelector(`${chart('temperature')}[data-points="25"]`);
     await page.evaluate('window.scrollTo(0, 0)');
-    const shots = join(__dirname, '..', 'test-results');
-    mkdirSync(shots, { recursive: true });
-    await page.screenshot({ path: join(shots, 'dashboard.png') });
-    await page.screenshot({ path: join(__dirname, '..', 'docs', 'dashboard.png') });
+    await screenshot(page, 'dashboard', 'dashboard.png');
     expect(pageErrors).toEqual([]);
   });
 });

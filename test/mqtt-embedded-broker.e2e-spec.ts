@@ -4,14 +4,13 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import type { AddressInfo, Server } from 'node:net';
 import mqtt from 'mqtt';
-import { firstValueFrom, take } from 'rxjs';
 import { DataSource } from 'typeorm';
-import { EventBusService } from '../src/bus/event-bus.service';
 import { MqttCredential } from '../src/mqtt/mqtt-credential.entity';
 import type { TestApp } from './support/app';
 import { bootApp } from './support/app';
 import { refusalOf } from './support/wait';
 import { runService } from './support/process';
+import { listenWs } from './support/web-clients';
 
 /**
  * The embedded broker's security (issue #2): per-device credentials minted by
@@ -54,13 +53,17 @@ describe('embedded MQTT broker', () => {
     return client;
   };
   const refusal = (options: mqtt.IClientOptions): Promise<string> => refusalOf(() => connect(options));
-  const nextData = (deviceId: string): Promise<unknown> =>
-    firstValueFrom(
-      app.app
-        .get(EventBusService)
-        .live({ deviceId, eventTypes: ['data'] })
-        .pipe(take(1)),
-    ).then((e) => e.data);
+  /** Listens as a web client does (a WebSocket on the device's stream); the function returned gives its next data. */
+  const nextData = async (type: string, id: string, on = app): Promise<() => Promise<unknown>> => {
+    const ws = await listenWs(on, type, id, ['data']);
+    return async () => {
+      try {
+        return (await ws.waitForEvents(1))[0].data;
+      } finally {
+        ws.close();
+      }
+    };
+  };
   const closed = (client: mqtt.MqttClient): Promise<void> =>
     new Promise((resolve) => (client.connected ? client.once('close', () => resolve()) : resolve()));
 
@@ -88,9 +91,9 @@ describe('embedded MQTT broker', () => {
     });
     expect(readBack.status).toBe(404);
     const device = await connect(own(creds));
-    const data = nextData('ws-1');
+    const data = await nextData('weatherstation', 'ws-1');
     await device.publishAsync('things/weatherstation/ws-1/data', JSON.stringify({ temperature: 20 }), { qos: 1 });
-    expect(await data).toEqual({ temperature: 20 });
+    expect(await data()).toEqual({ temperature: 20 });
   });
 
   it('lets a device subscribe only to its own cmd, and closes it when it publishes under another device', async () => {
@@ -111,9 +114,9 @@ describe('embedded MQTT broker', () => {
     const gone = closed(device);
     device.publish('things/weatherstation/ws-1/data', JSON.stringify({ temperature: -1 }), { qos: 1 });
     await gone;
-    const data = nextData('ws-3');
+    const data = await nextData('weatherstation', 'ws-3');
     await good.publishAsync('things/weatherstation/ws-3/data', JSON.stringify({ temperature: 3 }), { qos: 1 });
-    expect(await data).toEqual({ temperature: 3 });
+    expect(await data()).toEqual({ temperature: 3 });
   });
 
   it('rotates credentials on a second mint: the old password stops working and its sessions end', async () => {
@@ -142,9 +145,9 @@ describe('embedded MQTT broker', () => {
     const cmd = await gateway.subscribeAsync('things/camera/+/cmd', { qos: 1 });
     expect(cmd[0].qos).toBe(1);
     await expect(gateway.subscribeAsync('things/weatherstation/+/cmd', { qos: 1 })).rejects.toThrow(/Subscribe error/);
-    const data = nextData('cam-7');
+    const data = await nextData('camera', 'cam-7');
     await gateway.publishAsync('things/camera/cam-7/data', JSON.stringify({ motion: true }), { qos: 1 });
-    expect(await data).toEqual({ motion: true });
+    expect(await data()).toEqual({ motion: true });
     const gone = closed(gateway);
     gateway.publish('things/weatherstation/ws-1/data', JSON.stringify({ temperature: 1 }), { qos: 1 });
     await gone;
@@ -153,18 +156,18 @@ describe('embedded MQTT broker', () => {
   it('serves MQTT over WebSocket at /mqtt on the HTTP port, with the same credentials', async () => {
     const creds = await mint('weatherstation', 'ws-5');
     const device = await connect(own(creds), `${app.url.replace('http', 'ws')}/mqtt`);
-    const data = nextData('ws-5');
+    const data = await nextData('weatherstation', 'ws-5');
     await device.publishAsync('things/weatherstation/ws-5/data', JSON.stringify({ temperature: 5 }), { qos: 1 });
-    expect(await data).toEqual({ temperature: 5 });
+    expect(await data()).toEqual({ temperature: 5 });
   });
 
   it('admits anonymous devices with DEVICE_AUTH=off', async () => {
     const open = await bootApp({ MQTT_URL: undefined, DEVICE_AUTH: 'off', TOPIC_PREFIX: 'things' });
     try {
       const device = await mqtt.connectAsync(open.mqttUrl, { reconnectPeriod: 0 });
-      const data = firstValueFrom(open.app.get(EventBusService).live({ deviceId: 'anon-1' }).pipe(take(1)));
+      const data = await nextData('weatherstation', 'anon-1', open);
       await device.publishAsync('things/weatherstation/anon-1/data', JSON.stringify({ temperature: 1 }), { qos: 1 });
-      expect((await data).data).toEqual({ temperature: 1 });
+      expect(await data()).toEqual({ temperature: 1 });
       await device.endAsync();
     } finally {
       await open.stop();

@@ -1,10 +1,9 @@
 import mqtt from 'mqtt';
-import { firstValueFrom, take } from 'rxjs';
-import { EventBusService } from '../src/bus/event-bus.service';
 import type { TestApp } from './support/app';
 import { bootApp } from './support/app';
 import { OwnedBroker } from './support/owned-broker';
 import { waitFor } from './support/wait';
+import { listenWs } from './support/web-clients';
 
 interface Health {
   status: string;
@@ -42,30 +41,31 @@ describe('external MQTT broker', () => {
     const text = await (await fetch(`${app.url}/metrics`)).text();
     return Number(/^devicehub_mqtt_reconnects_total (\d+)/m.exec(text)?.[1]);
   };
-  /** Publishes as a device until the bridge has the event: the bridge may still be (re)subscribing. */
+  /**
+   * Publishes as a device until a web client (a WebSocket on the device's stream) has the event: the
+   * bridge may still be (re)subscribing.
+   */
   const deliver = async (deviceId: string, temperature: number): Promise<unknown> => {
-    const arrived = firstValueFrom(
-      app.app
-        .get(EventBusService)
-        .live({ deviceId, eventTypes: ['data'] })
-        .pipe(take(1)),
-    );
+    const ws = await listenWs(app, 'weatherstation', deviceId, ['data']);
     device ??= await mqtt.connectAsync(broker.url, { clientId: `ext-device-${process.pid}`, reconnectPeriod: 200 });
     const topic = `things/weatherstation/${deviceId}/data`;
     const body = JSON.stringify({ temperature });
-    let got: unknown;
-    void arrived.then((e) => (got = e.data));
-    await waitFor(
-      async () => {
-        if (got !== undefined) return got;
-        if (device?.connected) await device.publishAsync(topic, body, { qos: 1 });
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        return got;
-      },
-      `${deviceId}'s data through the external broker`,
-      15_000,
-    );
-    return got;
+    try {
+      const event = await waitFor(
+        async () => {
+          const [got] = ws.events();
+          if (got !== undefined) return got;
+          if (device?.connected) await device.publishAsync(topic, body, { qos: 1 });
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          return ws.events()[0];
+        },
+        `${deviceId}'s data through the external broker`,
+        15_000,
+      );
+      return event.data;
+    } finally {
+      ws.close();
+    }
   };
 
   it('ingests what devices publish at the external broker, and reports it up', async () => {

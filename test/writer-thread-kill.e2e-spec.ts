@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { BatchWriter } from '../src/database/batch-writer';
-import type { WriteJob, WriteResult } from '../src/database/sqlite-writer.protocol';
+import type { WriteJob, WriteResult, WriterReady } from '../src/database/sqlite-writer.protocol';
 import type { Storage, TestApp } from './support/app';
 import { bootApp, freshStorage } from './support/app';
 import type { NumberedPublisher } from './support/numbered-publishers';
@@ -45,7 +45,7 @@ function dieAfterNextLogCommit(writer: BatchWriter): Promise<Worker> {
       post(job);
     };
     worker.emit = (event: string | symbol, ...args: unknown[]): boolean => {
-      const results = args[0] as WriteResult[] | 'ready';
+      const results = args[0] as WriteResult[] | WriterReady;
       if (
         event === 'message' &&
         Array.isArray(results) &&

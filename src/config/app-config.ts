@@ -35,6 +35,9 @@ export interface DeviceChannelMapping {
   kind: DeviceChannelKind;
 }
 
+export const SQLITE_SYNCHRONOUS = ['full', 'normal'] as const;
+export type SqliteSynchronous = (typeof SQLITE_SYNCHRONOUS)[number];
+
 export const CLIENT_CERT_MODES = ['off', 'optional', 'required'] as const;
 export type ClientCertMode = (typeof CLIENT_CERT_MODES)[number];
 
@@ -126,6 +129,14 @@ export interface AppConfig {
   /** Nesting depth and keys per object of every JSON message from the wire (`MAX_JSON_DEPTH`, `MAX_JSON_KEYS`). */
   json: JsonLimits;
   database: DatabaseConfig;
+  /**
+   * `SQLITE_SYNCHRONOUS`, on a SQLite file: `full` syncs every commit to disk
+   * before its MQTT messages are acknowledged and its events delivered, so
+   * an acknowledged message survives a power cut (issue #11); `normal`
+   * syncs at checkpoints only, which survives a crash of the process but not
+   * of the machine, for less latency per event. @default `full`
+   */
+  sqliteSynchronous: SqliteSynchronous;
   /** Unset: in-process bus. */
   redisUrl?: string;
   /** SQLite file and generated secrets. @default ./data */
@@ -170,8 +181,9 @@ export interface AppConfig {
   /**
    * How long SIGTERM/SIGINT may take to flush the event log and stop, in ms;
    * past it the service logs what it could not flush and exits 1 (issue #18,
-   * item 3). Well under a container runtime's kill grace period (30 s in
-   * Docker and Kubernetes). `SHUTDOWN_TIMEOUT`. @default 10s
+   * item 3). Well under Kubernetes' kill grace period (30 s); Docker's is
+   * 10 s, so docker-compose.yml sets `stop_grace_period: 30s`.
+   * `SHUTDOWN_TIMEOUT`. @default 10s
    */
   shutdownTimeoutMs: number;
   /** @default info */

@@ -13,6 +13,7 @@ describe('loadConfig', () => {
     expect(config.http).toEqual({ port: 3000, host: '0.0.0.0' });
     expect(config.mqtt).toMatchObject({ url: undefined, port: 1883, topicPrefix: 'things', deviceAuth: true });
     expect(config.database).toEqual({ type: 'sqlite', path: join(dir, 'devicehub.sqlite') });
+    expect(config.sqliteSynchronous).toBe('full');
     expect(config.redisUrl).toBeUndefined();
     expect(config.maxMessageSize).toBe(65536);
     expect(config.json).toEqual({ maxDepth: 32, maxKeys: 1000 });
@@ -76,6 +77,7 @@ describe('loadConfig', () => {
       EVENT_REPLAY_BUFFER: '200',
       READINGS_BATCH_LIMIT: '300',
       READINGS_QUEUE_LIMIT: '4000',
+      SQLITE_SYNCHRONOUS: 'normal',
     });
     expect(config.http).toEqual({ port: 8080, host: '127.0.0.1' });
     expect(config.mqtt).toEqual({
@@ -93,6 +95,7 @@ describe('loadConfig', () => {
     expect(config.eventLog).toEqual({ batchLimit: 100, queueLimit: 1000, replayBuffer: 200 });
     expect(config.readings).toEqual({ batchLimit: 300, queueLimit: 4000 });
     expect(config.database).toEqual({ type: 'postgres', url: 'postgres://u@db:5432/devicehub' });
+    expect(config.sqliteSynchronous).toBe('normal');
     expect(config.redisUrl).toBe('redis://cache:6379');
     expect(config.auth.required).toBe(false);
     expect(config.auth.allowedOrigins).toEqual([
@@ -159,6 +162,7 @@ describe('loadConfig', () => {
       EVENT_REPLAY_BUFFER: ['-5', 'EVENT_REPLAY_BUFFER=-5: expected an integer from 1 to'],
       READINGS_BATCH_LIMIT: ['1.5', 'READINGS_BATCH_LIMIT=1.5: expected an integer from 1 to'],
       READINGS_QUEUE_LIMIT: ['0', 'READINGS_QUEUE_LIMIT=0: expected an integer from 1 to'],
+      SQLITE_SYNCHRONOUS: ['off', 'SQLITE_SYNCHRONOUS=off: expected one of full, normal'],
     };
     const env = Object.fromEntries(Object.entries(bad).map(([name, [value]]) => [name, value]));
     let error: unknown;

@@ -4,8 +4,8 @@ import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { DEFAULT_JSON_LIMITS } from '../common/json-limits';
-import type { AppConfig, DatabaseConfig, LogLevel } from './app-config';
-import { LOG_LEVELS } from './app-config';
+import type { AppConfig, DatabaseConfig, LogLevel, SqliteSynchronous } from './app-config';
+import { LOG_LEVELS, SQLITE_SYNCHRONOUS } from './app-config';
 import { parseDuration } from './duration';
 import { readDeviceChannels } from './device-channels';
 import { readBrokerTls, readExternalTls } from './tls-config';
@@ -212,6 +212,7 @@ export function loadConfig(env: Env): AppConfig {
       maxKeys: r.int('MAX_JSON_KEYS', DEFAULT_JSON_LIMITS.maxKeys, 1, 1_000_000),
     },
     database: readDatabase(r, dataDir),
+    sqliteSynchronous: r.oneOf<SqliteSynchronous>('SQLITE_SYNCHRONOUS', SQLITE_SYNCHRONOUS, 'full'),
     redisUrl: r.url('REDIS_URL', ['redis:', 'rediss:']),
     dataDir,
     auth: { required: r.onOff('AUTH', 'required'), allowedOrigins: r.origins('ALLOWED_ORIGINS') },

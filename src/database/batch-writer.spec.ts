@@ -2,9 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { BatchWriter } from './batch-writer';
+import { dataSourceOptions } from './database.module';
 
 /** The writer thread on a real SQLite file, read back through a second (TypeORM) connection as the app does. */
 describe('BatchWriter on a SQLite file', () => {
@@ -35,6 +37,28 @@ describe('BatchWriter on a SQLite file', () => {
     expect(writer.offThread).toBe(true);
     expect(await writer.run([insert(1), insert(2)])).toEqual([1, 1]);
     expect(await values()).toEqual([1, 2]);
+  });
+
+  // Issue #11: an acknowledged message must survive a power cut, not only a process crash. In WAL mode
+  // synchronous=NORMAL syncs at checkpoints only; FULL (2) syncs each commit. The main connection too.
+  it('syncs each commit to disk by default: synchronous=FULL on the thread and on the main connection', async () => {
+    await writer.run([insert(1)]);
+    expect(writer.threadSynchronous).toBe(2);
+    expect(mainSynchronous({ database: { type: 'sqlite', path: join(dir, 'db.sqlite') } } as AppConfig)).toBe(2);
+  });
+
+  it('syncs at checkpoints only with SQLITE_SYNCHRONOUS=normal, on both connections', async () => {
+    const path = join(dir, 'db.sqlite');
+    const config = { database: { type: 'sqlite', path }, sqliteSynchronous: 'normal' } as AppConfig;
+    const normal = new BatchWriter(db, config);
+    await normal.onModuleInit();
+    try {
+      await normal.run([insert(7)]);
+      expect(normal.threadSynchronous).toBe(1);
+      expect(mainSynchronous(config)).toBe(1);
+    } finally {
+      await normal.onApplicationShutdown();
+    }
   });
 
   it('undoes only the job that fails, with the database error, while jobs sent with it commit', async () => {
@@ -92,3 +116,15 @@ describe('BatchWriter without a file', () => {
     await db.destroy();
   });
 });
+
+/** `PRAGMA synchronous` of a connection prepared as the app's main connection is (database.module.ts). */
+function mainSynchronous(config: AppConfig): unknown {
+  if (config.database.type !== 'sqlite') throw new Error('a SQLite configuration');
+  const main = new Database(config.database.path);
+  try {
+    (dataSourceOptions(config) as { prepareDatabase(db: Database.Database): void }).prepareDatabase(main);
+    return main.pragma('synchronous', { simple: true });
+  } finally {
+    main.close();
+  }
+}

@@ -6,7 +6,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
-import type { WriteJob, WriteResult, WriteStatement, WriterOptions } from './sqlite-writer.protocol';
+import type { WriteJob, WriteResult, WriteStatement, WriterOptions, WriterReady } from './sqlite-writer.protocol';
 
 export type { WriteStatement } from './sqlite-writer.protocol';
 
@@ -46,11 +46,14 @@ interface Waiting {
 export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(BatchWriter.name);
   private readonly path: string | undefined;
+  private readonly synchronous: WriterOptions['synchronous'];
   private worker: Worker | undefined;
   private starting: Promise<Worker> | undefined;
   private readonly waiting = new Map<number, Waiting>();
   private nextJob = 1;
   private closing = false;
+  /** The writer thread's `PRAGMA synchronous` as SQLite reports it (2 = FULL, 1 = NORMAL), once it is running. */
+  threadSynchronous: number | undefined;
 
   constructor(
     @InjectDataSource() private readonly db: DataSource,
@@ -58,6 +61,7 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
   ) {
     const database = config.database;
     this.path = database.type === 'sqlite' && database.path !== ':memory:' ? database.path : undefined;
+    this.synchronous = sqlitePragma(config.sqliteSynchronous);
   }
 
   /** True when jobs run on the writer thread. */
@@ -125,6 +129,7 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
         path,
         busyTimeoutMs: BUSY_TIMEOUT_MS,
         walAutocheckpointPages: WAL_AUTOCHECKPOINT_PAGES,
+        synchronous: this.synchronous,
       };
       const worker = new Worker(join(__dirname, `sqlite-writer.worker${source}`), {
         workerData: options,
@@ -132,8 +137,9 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
         execArgv: source === '.ts' ? ['-r', 'ts-node/register/transpile-only'] : [],
       });
       let failure: Error | undefined;
-      worker.on('message', (message: 'ready' | WriteResult[]) => {
-        if (message === 'ready') {
+      worker.on('message', (message: WriterReady | WriteResult[]) => {
+        if (!Array.isArray(message)) {
+          this.threadSynchronous = message.synchronous;
           this.worker = worker;
           resolve(worker);
           return;
@@ -162,4 +168,9 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
     if ('error' in result) waiting.reject(Object.assign(new Error(result.error), { code: result.code }));
     else waiting.resolve(result.changes);
   }
+}
+
+/** SQLITE_SYNCHRONOUS as the pragma takes it: FULL unless `normal` was asked for. */
+export function sqlitePragma(setting: AppConfig['sqliteSynchronous'] | undefined): 'FULL' | 'NORMAL' {
+  return setting === 'normal' ? 'NORMAL' : 'FULL';
 }

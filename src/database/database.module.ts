@@ -12,7 +12,7 @@ import { APP_CONFIG } from '../config/app-config';
 import { DevicesRepository } from '../devices/devices.repository';
 import { PostgresDevicesRepository } from '../devices/postgres-devices.repository';
 import { SqliteDevicesRepository } from '../devices/sqlite-devices.repository';
-import { BatchWriter } from './batch-writer';
+import { BatchWriter, sqlitePragma } from './batch-writer';
 import { BridgeDataSource } from './bridge-data-source';
 import { MIGRATIONS } from './migrations';
 
@@ -36,9 +36,11 @@ export function dataSourceOptions(config: AppConfig): TypeOrmModuleOptions {
     type: 'better-sqlite3',
     database: db.path,
     enableWAL: true,
-    // WAL with synchronous=NORMAL is durable across process crashes; the log batches writes anyway.
+    // WAL with synchronous=FULL (SQLITE_SYNCHRONOUS): a commit is on disk when it returns, also across a power
+    // cut (issue #11; NORMAL survives a process crash only). This connection's writes are rare (credentials
+    // shown once, rejects, poll positions); the hot path's go to the writer thread, which syncs the same way.
     prepareDatabase: (sqlite: { pragma(source: string): unknown }) => {
-      sqlite.pragma('synchronous = NORMAL');
+      sqlite.pragma(`synchronous = ${sqlitePragma(config.sqliteSynchronous)}`);
       // On a file, checkpoints are the writer thread's, after its commits; never on the event loop.
       if (db.path !== ':memory:') sqlite.pragma('wal_autocheckpoint = 0');
     },

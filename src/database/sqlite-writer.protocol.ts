@@ -21,4 +21,12 @@ export interface WriterOptions {
   path: string;
   busyTimeoutMs: number;
   walAutocheckpointPages: number;
+  /** `PRAGMA synchronous` (SQLITE_SYNCHRONOUS). */
+  synchronous: 'FULL' | 'NORMAL';
+}
+
+/** The thread's first message: its connection is open, with SQLite's own `synchronous` value (2 = FULL). */
+export interface WriterReady {
+  ready: true;
+  synchronous: number;
 }

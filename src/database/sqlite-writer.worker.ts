@@ -6,7 +6,7 @@
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { WriteJob, WriteResult, WriterOptions } from './sqlite-writer.protocol';
+import type { WriteJob, WriteResult, WriterOptions, WriterReady } from './sqlite-writer.protocol';
 
 /** Jobs per transaction at most: each job is already a batch, so this bounds one commit's size. */
 const JOBS_PER_TRANSACTION = 64;
@@ -18,7 +18,10 @@ if (!port) throw new Error('sqlite-writer.worker runs as a worker thread');
 const options = workerData as WriterOptions;
 const db = new Database(options.path, { timeout: options.busyTimeoutMs });
 db.pragma('journal_mode = WAL');
-db.pragma('synchronous = NORMAL');
+// FULL by default (SQLITE_SYNCHRONOUS): in WAL mode NORMAL syncs only at checkpoints, so a power cut or an OS
+// crash could take back commits whose MQTT messages were acknowledged already (issue #11: an acknowledgement is
+// a promise about durable storage). FULL syncs the WAL at each commit, one per transaction of jobs.
+db.pragma(`synchronous = ${options.synchronous}`);
 db.pragma(`wal_autocheckpoint = ${options.walAutocheckpointPages}`);
 const prepared = new Map<string, Database.Statement>();
 
@@ -94,4 +97,5 @@ port.on('message', (first: WriteJob | 'close') => {
     port.close();
   }
 });
-port.postMessage('ready');
+const ready: WriterReady = { ready: true, synchronous: Number(db.pragma('synchronous', { simple: true })) };
+port.postMessage(ready);

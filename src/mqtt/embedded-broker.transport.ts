@@ -5,21 +5,19 @@ import type { Duplex } from 'node:stream';
 import { Logger } from '@nestjs/common';
 import type { HttpAdapterHost } from '@nestjs/core';
 import { Aedes } from 'aedes';
-import type { AuthenticateError, Client, ConnectPacket, PublishPacket, Subscription } from 'aedes';
+import type { Client, PublishPacket } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import { OriginPolicy } from '../auth/origin-policy';
 import type { AppConfig } from '../config/app-config';
 import type { UpgradeRouter } from '../common/upgrade-router';
-import { clientCertificateOf, decideByCertificate } from './client-certificate';
 import type { CredentialsService } from './credentials.service';
 import type { InboundMessage } from './mqtt-transport';
 import { MqttTransport } from './mqtt-transport';
+import { BrokerIdentities } from './broker-identities';
 import { CommitAcks } from './commit-acks';
 import { InFlightWindow } from './in-flight-window';
 import { listenOrExplain } from './listen';
 import { RateLimitedLog } from './rate-limited-log';
-import type { MqttIdentity } from './topic-acl';
-import { TopicAcl } from './topic-acl';
 import { TlsListener } from './tls-listener';
 import { guardPacketSize } from './packet-size-guard';
 
@@ -28,10 +26,6 @@ import { guardPacketSize } from './packet-size-guard';
  * (mqemitter's concurrency). @default 1000
  */
 const BROKER_CONCURRENCY = 1000;
-/** CONNACK return codes of MQTT 3.1.1. */
-const IDENTIFIER_REJECTED = 2;
-const BAD_USERNAME_OR_PASSWORD = 4;
-const NOT_AUTHORIZED = 5;
 /** Longest wait at shutdown for received messages to be committed and acknowledged. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
@@ -47,7 +41,8 @@ type Ingest = (message: InboundMessage, done: () => void) => void;
  * is unset: TCP on `MQTT_PORT`, MQTT over WebSocket at `/mqtt` on the HTTP
  * port, `mqtts://` and `wss://…/mqtt` on `MQTT_TLS_PORT` when set
  * (tls-listener.ts), per-device and gateway credentials or device
- * certificates with the topic ACL and client ids bound to them, and the
+ * certificates with the topic ACL and client ids bound to them
+ * (broker-identities.ts), and the
  * bridge's own ingestion taking each client message as the broker authorises
  * it (no socket, no subscription). A QoS 1 message is acknowledged only once
  * its event is committed (issue #11): aedes gets it as QoS 0, so it writes no
@@ -57,13 +52,9 @@ type Ingest = (message: InboundMessage, done: () => void) => void;
 export class EmbeddedBrokerTransport extends MqttTransport {
   private readonly logger = new Logger('MqttBroker');
   private readonly denials = new RateLimitedLog((line) => this.logger.warn(line));
-  private readonly acl: TopicAcl;
-  private readonly identities = new WeakMap<Client, MqttIdentity>();
-  /** Clients that sent an empty client id: aedes gave them a fresh random one, which is theirs. */
-  private readonly assignedIds = new WeakSet<Client>();
+  /** Who each client is, and what it may publish and subscribe to (broker-identities.ts). */
+  private readonly identities: BrokerIdentities;
   private readonly connectListeners: ((deviceType: string, deviceId: string) => void)[] = [];
-  /** Live sessions by username, so a rotated password ends them. */
-  private readonly sessions = new Map<string, Set<Client>>();
   private broker: Aedes | undefined;
   private tcp: Server | undefined;
   private wss: WebSocketServer | undefined;
@@ -91,8 +82,7 @@ export class EmbeddedBrokerTransport extends MqttTransport {
   ) {
     super();
     this.window = new InFlightWindow(config.mqtt.maxInFlight);
-    this.acl = new TopicAcl(config.mqtt.topicPrefix);
-    credentials.onRevoke((username) => this.endSessions(username));
+    this.identities = new BrokerIdentities(config, credentials, this.denials, this.logger);
   }
 
   get connected(): boolean {
@@ -104,10 +94,11 @@ export class EmbeddedBrokerTransport extends MqttTransport {
       concurrency: BROKER_CONCURRENCY,
       // Device ids are up to 128 characters; MQTT 3.1's 23 is too tight for `{type}/{id}` client ids.
       maxClientsIdLength: 256,
-      preConnect: (client, packet, done) => done(null, this.preConnect(client, packet)),
-      authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
+      preConnect: (client, packet, done) => done(null, this.identities.preConnect(client, packet)),
+      authenticate: (client, username, password, done) =>
+        this.identities.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
-      authorizeSubscribe: (client, sub, done) => done(null, this.authorizeSubscribe(client, sub)),
+      authorizeSubscribe: (client, sub, done) => done(null, this.identities.authorizeSubscribe(client, sub)),
     });
     broker.on('clientError', (client, err) => this.logger.debug(`Client ${client.id}: ${err.message}`));
     broker.on('connectionError', (_client, err) => this.logger.debug(`Connection: ${err.message}`));
@@ -115,8 +106,8 @@ export class EmbeddedBrokerTransport extends MqttTransport {
     this.broker = broker;
     this.ingest = handler;
     broker.on('clientReady', (client) => {
-      const who = this.identities.get(client);
-      if (who?.kind === 'device') for (const listener of this.connectListeners) listener(who.deviceType, who.deviceId);
+      const who = this.identities.of(client);
+      if (who.kind === 'device') for (const listener of this.connectListeners) listener(who.deviceType, who.deviceId);
     });
 
     // Big enough that an oversized MQTT payload still reaches ingestion and is counted as a reject;
@@ -256,89 +247,6 @@ export class EmbeddedBrokerTransport extends MqttTransport {
   }
 
   /**
-   * Before aedes looks at the CONNECT. aedes speaks MQTT 3.1 and 3.1.1 only
-   * and answers any other protocol level with CONNACK 1 ("unacceptable
-   * protocol version", MQTT-3.1.2-2); this says so in the log too, with the
-   * way out, since most device SDKs now default to MQTT 5 (issue #18).
-   */
-  private preConnect(client: Client, packet: ConnectPacket): boolean {
-    // mqtt-packet parses levels 3, 4 and 5 only; aedes then refuses 5.
-    if (packet.protocolVersion === 5) {
-      this.denials.log(
-        'protocol',
-        `Refused MQTT client ${packet.clientId || '(no id)'}: it speaks MQTT 5, the embedded broker MQTT 3.1 and 3.1.1 only. ` +
-          'Configure the device for MQTT 3.1.1, or set MQTT_URL to an MQTT 5 broker (Mosquitto, EMQX)',
-      );
-    }
-    if (packet.clientId === '') this.assignedIds.add(client);
-    return true;
-  }
-
-  private authenticate(
-    client: Client,
-    username: string | undefined,
-    password: Buffer | undefined,
-    done: (error: AuthenticateError | null, success: boolean | null) => void,
-  ): void {
-    const tls = this.config.mqtt.tls;
-    const certificate = tls === undefined ? undefined : clientCertificateOf(client);
-    if (tls !== undefined && certificate !== undefined) {
-      const decision = decideByCertificate(certificate, username, tls.clientCerts);
-      if (decision.kind === 'refused') {
-        this.denials.log('certificate', `Refused MQTT client ${client.id}: ${decision.reason}`);
-        return done(refusal(`Not authorized: ${decision.reason}`, NOT_AUTHORIZED), false);
-      }
-      if (decision.kind === 'device') {
-        // A certificate names a device as surely as a password: the same client id rule (issue #18).
-        const taken = this.clientIdRefusal(client, decision.identity);
-        if (taken !== undefined) return done(taken, false);
-        this.identities.set(client, decision.identity);
-        return done(null, true);
-      }
-    }
-    if (username === undefined || username === '') {
-      if (!this.config.mqtt.deviceAuth) {
-        this.identities.set(client, { kind: 'anonymous' });
-        return done(null, true);
-      }
-      this.denials.log('anonymous', `Refused anonymous MQTT client ${client.id} (DEVICE_AUTH=required)`);
-      return done(refusal('Not authorized: credentials are required (DEVICE_AUTH=required)', NOT_AUTHORIZED), false);
-    }
-    this.credentials.authenticate(username, password ?? Buffer.alloc(0)).then(
-      (identity) => {
-        if (identity === undefined || identity.kind === 'anonymous') {
-          this.denials.log('credentials', `Refused MQTT client ${client.id}: bad username or password for ${username}`);
-          return done(refusal('Bad username or password', BAD_USERNAME_OR_PASSWORD), false);
-        }
-        const taken = this.clientIdRefusal(client, identity);
-        if (taken !== undefined) return done(taken, false);
-        this.identities.set(client, identity);
-        let sessions = this.sessions.get(identity.username);
-        if (sessions === undefined) this.sessions.set(identity.username, (sessions = new Set()));
-        sessions.add(client);
-        client.conn.once('close', () => {
-          sessions.delete(client);
-          if (sessions.size === 0 && this.sessions.get(identity.username) === sessions)
-            this.sessions.delete(identity.username);
-        });
-        done(null, true);
-      },
-      (err: unknown) => done(refusal(`Authentication failed: ${String(err)}`, NOT_AUTHORIZED), false),
-    );
-  }
-
-  /** CONNACK 2 for a client id that is not the identity's own (TopicAcl.ownsClientId); empty ids are fresh. */
-  private clientIdRefusal(client: Client, identity: MqttIdentity): AuthenticateError | undefined {
-    if (identity.kind === 'anonymous' || this.assignedIds.has(client) || this.acl.ownsClientId(identity, client.id))
-      return undefined;
-    this.denials.log(
-      'client-id',
-      `Refused MQTT client ${client.id} (${describeWho(identity)}): its client id must be ${identity.username} (or empty), so that it cannot take over another client's session`,
-    );
-    return refusal(`Identifier rejected: the client id must be ${identity.username}`, IDENTIFIER_REJECTED);
-  }
-
-  /**
    * MQTT 3.1.1 cannot tell a publisher it was refused: the broker must either
    * acknowledge and drop, or close the connection (MQTT-3.3.5-2). Closing makes
    * a device publishing where it must not see it at once.
@@ -348,14 +256,8 @@ export class EmbeddedBrokerTransport extends MqttTransport {
     if (client === null) return done(null);
     // Refused before its PUBACK, so the sender keeps it and sends it again to the next broker.
     if (this.draining) return done(new Error('the broker is shutting down'));
-    const who = this.identities.get(client) ?? { kind: 'anonymous' };
-    if (!this.acl.canPublish(who, packet.topic)) {
-      this.denials.log(
-        'publish',
-        `Closed MQTT client ${client.id} (${describeWho(who)}): publishing on ${packet.topic} is not allowed`,
-      );
+    if (!this.identities.canPublish(client, packet.topic))
       return done(new Error(`publishing on ${packet.topic} is not allowed`));
-    }
     const ingest = this.ingest;
     if (ingest === undefined || !packet.topic.startsWith(`${this.config.mqtt.topicPrefix}/`)) return done(null);
     const message = {
@@ -404,38 +306,10 @@ export class EmbeddedBrokerTransport extends MqttTransport {
       this.acks.afterCommit({}, () => done(null)),
     );
   }
-
-  /** A refused subscription is answered with SUBACK 0x80 (failure); the connection stays. */
-  private authorizeSubscribe(client: Client, sub: Subscription): Subscription | null {
-    const who = this.identities.get(client) ?? { kind: 'anonymous' };
-    if (this.acl.canSubscribe(who, sub.topic)) return sub;
-    this.denials.log(
-      'subscribe',
-      `Refused MQTT client ${client.id} (${describeWho(who)}) the subscription ${sub.topic}`,
-    );
-    return null;
-  }
-
-  private endSessions(username: string): void {
-    const sessions = this.sessions.get(username);
-    if (sessions === undefined) return;
-    this.logger.log(`Closing ${sessions.size} MQTT session(s) of ${username}: its password was rotated`);
-    for (const client of sessions) client.close();
-    this.sessions.delete(username);
-  }
 }
 
 /** PUBACK (MQTT 3.1.1 3.4): on the connection the message came by, if it is still there. */
 function writePuback(client: Client, messageId: number): void {
   if (!client.connected || client.conn.destroyed) return; // the sender sends it again on its next connection
   client.conn.write(Buffer.from([0x40, 0x02, messageId >> 8, messageId & 0xff]));
-}
-
-function refusal(message: string, returnCode: number): AuthenticateError {
-  const error: AuthenticateError = Object.assign(new Error(message), { returnCode });
-  return error;
-}
-
-function describeWho(who: MqttIdentity): string {
-  return who.kind === 'anonymous' ? 'anonymous' : `${who.kind} ${who.username}`;
 }

@@ -1,7 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError } from '../common/domain-error';
 import { CommandsService } from '../devices/commands.service';
+import type { ErrorCode } from './signalling-frames';
 import { SignallingError } from './signalling-frames';
+
+/**
+ * CommandsService's error codes as a channel publisher is told them: mapped
+ * by code, once, here (issue #14, item 5), never by their HTTP status. Any
+ * other code (the broker unavailable, shutting down) is `backend_error`.
+ */
+const CHANNEL_ERRORS: Readonly<Record<string, ErrorCode>> = {
+  unknown_device: 'invalid_channel',
+  invalid_command: 'malformed_message',
+  invalid_request: 'malformed_message',
+};
 
 export interface CommandTarget {
   deviceType: string;
@@ -49,9 +61,7 @@ export class ChannelCommandsService {
       );
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;
-      if (err.status === 404) throw new SignallingError('invalid_channel', err.message, requestId);
-      if (err.status < 500) throw new SignallingError('malformed_message', err.message, requestId);
-      throw new SignallingError('backend_error', err.message, requestId);
+      throw new SignallingError(CHANNEL_ERRORS[err.code] ?? 'backend_error', err.message, requestId);
     }
   }
 }

@@ -1,6 +1,7 @@
 import { ago, coalesce, formatValue, h, replaceChildren } from './dom';
 import type { DeviceState, DeviceStore } from './store';
-import { deviceKey } from './store';
+import type { HistorySource } from './sparklines';
+import { Sparklines } from './sparklines';
 import type { DeviceEvent } from './types';
 import { STATUSES } from './types';
 
@@ -8,37 +9,11 @@ import { STATUSES } from './types';
 const READINGS_SHOWN = 4;
 /** Characters of a reading's value shown in the table (the device view shows it whole). */
 const READING_CHARS = 40;
-/** Points in a row's sparkline. */
-const SPARK_POINTS = 30;
-/** Devices per history request, as `/api/readings/recent` allows. */
-const HISTORY_BATCH = 200;
-const SPARK_W = 96;
-const SPARK_H = 22;
 /** Heartbeat interval (s) of undeclared types, until `/api/stats` says otherwise. */
 const DEFAULT_HEARTBEAT_SEC = 300;
-const SVG = 'http://www.w3.org/2000/svg';
 
 type SortKey = 'type' | 'id' | 'status' | 'seen';
 
-/** A row's sparkline: one reading's last values and their sample times (ms). */
-interface Spark {
-  name: string;
-  values: number[];
-  times: number[];
-}
-
-/** What `GET /api/readings/recent` answers. */
-export interface RecentReadings {
-  devices: {
-    device_type: string;
-    device_id: string;
-    reading: string | null;
-    readings: { timestamp: string; value: number }[];
-  }[];
-}
-
-/** Asks `GET /api/readings/recent` for these devices (`type/id`, at most HISTORY_BATCH) and `limit` samples. */
-export type HistorySource = (devices: string[], limit: number) => Promise<RecentReadings>;
 /** "Last seen" filter: heard within the last N ms, or not heard for N ms (negative). */
 const SEEN_FILTERS: Record<string, { label: string; test: (ageMs: number) => boolean }> = {
   '': { label: 'seen any time', test: () => true },
@@ -58,23 +33,15 @@ export interface TableFilter {
  * The live device table: one row per device, rows updated in place (once
  * per frame, only the devices that changed). Sorted by a column the
  * operator picks, filtered by type, status (`silent` included) and last
- * seen. Each row has a sparkline of its first numeric reading: its history
- * is asked for once when the row first scrolls into view, in one request
- * for every row that appeared together (not one per row), then the live
- * stream appends to it. A device not heard for longer than
+ * seen. Each row has a sparkline of its first numeric reading, history
+ * first, then the live stream (sparklines.ts). A device not heard for longer than
  * its heartbeat interval shows as `silent` until the sweep marks it offline.
  */
 export class DeviceTable {
   readonly element: HTMLElement;
   private readonly body: HTMLTableSectionElement;
   private readonly rows = new Map<string, HTMLTableRowElement>();
-  private readonly sparks = new Map<string, Spark>();
-  /** Rows whose history was asked for (once each), and those about to be. */
-  private readonly historyAsked = new Set<string>();
-  private readonly historyWanted = new Set<string>();
-  /** Rows of the registry snapshot: a device first heard live has no history the stream did not bring. */
-  private readonly historyKnown = new Set<string>();
-  private readonly visibility: IntersectionObserver | undefined;
+  private readonly sparklines: Sparklines;
   private readonly shown = new Map<string, string>();
   private readonly dirty = new Set<string>();
   private readonly count: HTMLElement;
@@ -93,20 +60,12 @@ export class DeviceTable {
     private readonly store: DeviceStore,
     private readonly select: (key: string) => void,
     private readonly onStatusFilter: (status: string | undefined) => void = () => undefined,
-    private readonly history?: HistorySource,
+    history?: HistorySource,
   ) {
-    if (history && typeof IntersectionObserver !== 'undefined') {
-      // One callback brings every row that came into view in that frame: one request for them all.
-      this.visibility = new IntersectionObserver((entries) => {
-        for (const entry of entries) {
-          const key = (entry.target as HTMLElement).dataset.device;
-          if (!entry.isIntersecting || key === undefined || this.historyAsked.has(key)) continue;
-          this.historyWanted.add(key);
-          this.visibility?.unobserve(entry.target);
-        }
-        this.askHistory();
-      });
-    }
+    this.sparklines = new Sparklines((keys) => {
+      for (const k of keys) this.dirty.add(k);
+      this.schedule();
+    }, history);
     this.body = h('tbody');
     this.count = h('span', { class: 'count', 'data-testid': 'device-count' }, '0');
     this.typeSelect = h(
@@ -182,7 +141,7 @@ export class DeviceTable {
 
   /** Devices of the registry snapshot about to be loaded: their rows ask for history when first in view. */
   expectHistory(keys: Iterable<string>): void {
-    for (const k of keys) this.historyKnown.add(k);
+    this.sparklines.expect(keys);
   }
 
   /** Heartbeat intervals by type (seconds), as `/api/stats` reports them. */
@@ -254,7 +213,7 @@ export class DeviceTable {
           if (e.key === 'Enter') this.select(k);
         });
         this.rows.set(key, row);
-        if (this.historyKnown.has(key)) this.visibility?.observe(row);
+        this.sparklines.watch(key, row);
         this.resort = true;
         if (![...this.typeSelect.options].some((o) => o.value === d.type)) {
           const chosen = this.typeSelect.value;
@@ -268,7 +227,7 @@ export class DeviceTable {
           this.typeSelect.value = chosen;
         }
       }
-      this.spark(key, d);
+      this.sparklines.seed(d);
       const before = this.shown.get(key);
       this.render(row, d);
       if (before !== this.shown.get(key) || this.sortKey === 'seen') this.resort = true;
@@ -314,77 +273,9 @@ export class DeviceTable {
       visible.length === this.rows.size ? String(this.rows.size) : `${visible.length} of ${this.rows.size}`;
   }
 
-  /**
-   * Every live `data` event adds its value to the device's sparkline (its
-   * first numeric reading, by name): O(1) per event, drawn at the next frame.
-   */
+  /** Every live `data` event adds its value to the device's sparkline, drawn at the next frame. */
   addEvent(e: DeviceEvent): void {
-    if (e.event !== 'data') return;
-    const key = deviceKey(e.device_type, e.device_id);
-    let s = this.sparks.get(key);
-    const name =
-      s?.name ??
-      Object.keys(e.data)
-        .sort()
-        .find((n) => n !== 'timestamp' && typeof e.data[n] === 'number');
-    if (name === undefined) return;
-    const value = e.data[name];
-    if (typeof value !== 'number') return;
-    if (!s) this.sparks.set(key, (s = { name, values: [], times: [] }));
-    push(s, value, Date.parse(e.timestamp) || Date.now());
-  }
-
-  /** Asks for the history of the rows that came into view, HISTORY_BATCH devices a request. */
-  private askHistory(): void {
-    const history = this.history;
-    if (!history || this.historyWanted.size === 0) return;
-    const keys = [...this.historyWanted];
-    this.historyWanted.clear();
-    for (const k of keys) this.historyAsked.add(k);
-    for (let i = 0; i < keys.length; i += HISTORY_BATCH) {
-      history(keys.slice(i, i + HISTORY_BATCH), SPARK_POINTS).then(
-        (answer) => this.mergeHistory(answer),
-        // Without history the sparkline still grows from the stream; asking again would only repeat the failure.
-        () => undefined,
-      );
-    }
-  }
-
-  /**
-   * History goes before what the stream brought meanwhile: the stored
-   * samples, then the live values of the same reading sampled after them.
-   */
-  private mergeHistory(answer: RecentReadings): void {
-    for (const d of answer.devices) {
-      if (d.reading === null || d.readings.length === 0) continue;
-      const key = deviceKey(d.device_type, d.device_id);
-      const live = this.sparks.get(key);
-      const merged: Spark = { name: d.reading, values: [], times: [] };
-      for (const r of d.readings) push(merged, r.value, Date.parse(r.timestamp));
-      const last = merged.times[merged.times.length - 1];
-      if (live && live.name === d.reading) {
-        for (let i = 0; i < live.values.length; i++)
-          if (live.times[i] > last) push(merged, live.values[i], live.times[i]);
-      }
-      this.sparks.set(key, merged);
-      this.dirty.add(key);
-    }
-    this.schedule();
-  }
-
-  /** A device first seen in the registry snapshot starts its sparkline with its latest reading. */
-  private spark(key: string, d: DeviceState): void {
-    if (this.sparks.has(key)) return;
-    const name = Object.keys(d.readings)
-      .sort()
-      .find((n) => typeof d.readings[n].value === 'number');
-    if (name === undefined) return;
-    const latest = d.readings[name];
-    this.sparks.set(key, {
-      name,
-      values: [latest.value as number],
-      times: [Date.parse(latest.timestamp) || d.lastSeen],
-    });
+    this.sparklines.add(e);
   }
 
   private render(row: HTMLTableRowElement, d: DeviceState): void {
@@ -410,44 +301,10 @@ export class DeviceTable {
       h('td', { class: 'seen', 'data-seen': String(d.lastSeen) }, d.lastSeen ? ago(d.lastSeen) : '—'),
       h('td', null, d.battery === null ? '—' : batteryGauge(d.battery)),
       h('td', null, d.firmware ?? '—'),
-      h('td', { class: 'trend' }, sparkline(this.sparks.get(d.key))),
+      h('td', { class: 'trend' }, this.sparklines.draw(d.key)),
       h('td', { class: 'readings' }, ...readings),
     );
   }
-}
-
-/** A small SVG line of the last values (min to max of what it shows); nothing until there are two. */
-function push(s: Spark, value: number, time: number): void {
-  s.values.push(value);
-  s.times.push(time);
-  if (s.values.length > SPARK_POINTS) {
-    s.values.shift();
-    s.times.shift();
-  }
-}
-
-function sparkline(s: Spark | undefined): Element | string {
-  if (!s || s.values.length < 2) return '—';
-  const min = Math.min(...s.values);
-  const max = Math.max(...s.values);
-  const span = max - min || 1;
-  const step = SPARK_W / (s.values.length - 1);
-  const points = s.values
-    .map((v, i) => `${(i * step).toFixed(1)},${(SPARK_H - 2 - ((v - min) / span) * (SPARK_H - 4)).toFixed(1)}`)
-    .join(' ');
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('class', 'sparkline');
-  svg.setAttribute('width', String(SPARK_W));
-  svg.setAttribute('height', String(SPARK_H));
-  svg.setAttribute('viewBox', `0 0 ${SPARK_W} ${SPARK_H}`);
-  svg.setAttribute('data-reading', s.name);
-  svg.setAttribute('data-points', String(s.values.length));
-  const title = document.createElementNS(SVG, 'title');
-  title.textContent = `${s.name}: last ${s.values.length} readings, ${formatValue(min)} to ${formatValue(max)}`;
-  const line = document.createElementNS(SVG, 'polyline');
-  line.setAttribute('points', points);
-  svg.append(title, line);
-  return svg;
 }
 
 /** A reading as a table cell shows it: long texts cut, so that a row never runs past the table. */

@@ -1,6 +1,6 @@
 import './style.css';
 import { Api, ApiError } from './api';
-import type { RecentReadings } from './device-table';
+import type { RecentReadings } from './sparklines';
 import { DeviceTable } from './device-table';
 import { DeviceView } from './device-view';
 import { h } from './dom';
