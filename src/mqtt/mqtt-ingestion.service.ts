@@ -76,8 +76,9 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
     try {
       routed = this.router.route(topic, payload, receivedAt);
     } catch (err) {
-      // A router bug must cost this message only, never the ingestion loop.
+      // A router bug must cost this message only, never the ingestion loop; it is still a kept reject.
       this.logger.error(`Routing ${topic} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      this.ingestFailed(inbound, { receivedAt }, err);
       return done();
     }
     switch (routed.kind) {
@@ -129,13 +130,11 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
       const queued = await this.devices.enqueue(batch, sources[0].fence);
       written = queued.written;
       // A message the device service could not take is a bug, but still a counted, kept reject (issue #18).
-      for (const { index, error } of queued.failed) {
-        const { topic, payload } = sources[index];
-        const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
-        this.rejects.record(topic, payload, 'ingest_failed', detail, batch[index].receivedAt);
-      }
+      for (const { index, error } of queued.failed) this.ingestFailed(sources[index], batch[index], error);
     } catch (err) {
+      // The same for a whole batch: acknowledged (a redelivery would fail alike), each message kept as a reject.
       this.failed(batch.length, err);
+      batch.forEach((message, i) => this.ingestFailed(sources[i], message, err));
       written = Promise.resolve();
     }
     const settled = written.then(
@@ -152,6 +151,11 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
       this.writing.delete(settled);
       for (const done of dones) done(acknowledge);
     });
+  }
+
+  private ingestFailed({ topic, payload }: InboundMessage, message: { receivedAt: number }, error: unknown): void {
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    this.rejects.record(topic, payload, 'ingest_failed', detail, message.receivedAt);
   }
 
   /** The bus retries its own writes; anything else thrown here is a bug worth a loud line. */
