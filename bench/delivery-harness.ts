@@ -9,7 +9,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import WebSocket from 'ws';
-import type { ServerMemory, ServerReady } from './delivery-server';
+import type { ServerMemory, ServerReady, ServerStages } from './delivery-server';
 
 const PAD = 'x'.repeat(48);
 
@@ -19,6 +19,10 @@ export interface ServerOptions {
   mqttUrl?: string;
   /** `TOPIC_PREFIX`, so runs on a shared broker never see each other's messages. */
   topicPrefix?: string;
+  /** `DATABASE_URL`; a fresh SQLite file when unset. */
+  databaseUrl?: string;
+  /** Trace every event's stages (StageClock), for `stages()`. */
+  stages?: boolean;
 }
 
 export class Server {
@@ -41,6 +45,8 @@ export class Server {
         ...process.env,
         ...(options.mqttUrl ? { BENCH_MQTT_URL: options.mqttUrl } : {}),
         ...(options.topicPrefix ? { BENCH_TOPIC_PREFIX: options.topicPrefix } : {}),
+        ...(options.databaseUrl ? { BENCH_DATABASE_URL: options.databaseUrl } : {}),
+        ...(options.stages ? { BENCH_STAGES: '1' } : {}),
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -55,6 +61,13 @@ export class Server {
     const answer = new Promise<ServerMemory>((resolve) => this.child.once('message', (m: ServerMemory) => resolve(m)));
     this.child.send('rss');
     return answer;
+  }
+
+  /** Where each event's time went since start (started with `stages`), and tracing stops. */
+  async stages(): Promise<ServerStages['report']> {
+    const answer = new Promise<ServerStages>((resolve) => this.child.once('message', (m: ServerStages) => resolve(m)));
+    this.child.send('stages');
+    return (await answer).report;
   }
 
   async stop(): Promise<void> {

@@ -3,7 +3,8 @@
  * that its RSS is its own and it has a core to itself: the real app on the
  * embedded broker (or BENCH_MQTT_URL's, with BENCH_TOPIC_PREFIX) and a fresh
  * SQLite file (or BENCH_DATABASE_URL), AUTH and DEVICE_AUTH off.
- * Answers `rss` (after a GC) and `stop` over IPC.
+ * Answers `rss` (after a GC), `stages` (BENCH_STAGES=1: where each event's
+ * time went, StageClock) and `stop` over IPC.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,11 +12,18 @@ import { join } from 'node:path';
 import { startApp } from '../src/app';
 import { loadConfig } from '../src/config/load-config';
 import { MqttTransport } from '../src/mqtt/mqtt-transport';
+import type { StageReport } from '../src/observability/stage-clock';
+import { StageClock } from '../src/observability/stage-clock';
 
 export interface ServerReady {
   kind: 'ready';
   url: string;
   mqttUrl: string;
+}
+/** BENCH_STAGES=1: per-stage delays since start (StageClock), asked for with `stages`. */
+export interface ServerStages {
+  kind: 'stages';
+  report?: StageReport;
 }
 export interface ServerMemory {
   kind: 'rss';
@@ -39,8 +47,9 @@ async function main(): Promise<void> {
     ...(process.env.SEND_BUFFER_LIMIT ? { SEND_BUFFER_LIMIT: process.env.SEND_BUFFER_LIMIT } : {}),
   });
   const running = await startApp(config);
+  if (process.env.BENCH_STAGES === '1') StageClock.start();
   const described = running.app.get(MqttTransport).describe();
-  const send = (message: ServerReady | ServerMemory): void => {
+  const send = (message: ServerReady | ServerMemory | ServerStages): void => {
     process.send?.(message);
   };
   process.on('message', (message: string) => {
@@ -50,6 +59,8 @@ async function main(): Promise<void> {
       gc?.();
       const usage = process.memoryUsage();
       send({ kind: 'rss', rss: usage.rss, heapUsed: usage.heapUsed });
+    } else if (message === 'stages') {
+      send({ kind: 'stages', report: StageClock.stop() });
     } else if (message === 'stop') {
       void running.close().finally(() => {
         rmSync(dataDir, { recursive: true, force: true });

@@ -8,6 +8,8 @@ import { APP_CONFIG } from '../config/app-config';
 import { GroupCommitQueue, WRITE_RETRY, untilDone } from '../database/group-commit-queue';
 import { refusedForItsData } from '../database/write-errors';
 import { MetricsService } from '../observability/metrics.service';
+import type { Stage } from '../observability/stage-clock';
+import { StageClock } from '../observability/stage-clock';
 import { CommittedFeed } from './committed-feed';
 import type { DeviceEvent, NewEvent } from './device-event';
 import type { Appended } from './event-log.repository';
@@ -36,6 +38,12 @@ interface Batch {
 }
 
 const isWritten = (e: DeviceEvent | undefined): e is DeviceEvent => e !== undefined;
+
+/** Bench and debug tracing (StageClock): the stage each event has reached. */
+function stamp(events: readonly NewEvent[], stage: Stage): void {
+  const at = performance.now();
+  for (const e of events) StageClock.mark(e.data, stage, at);
+}
 
 /**
  * Writes events to the log (issues #2, #5, #11): group commit through a
@@ -82,11 +90,11 @@ export class EventWriterService {
     this.queue = new GroupCommitQueue<Pending, Batch>({
       maxBatch: config.eventLog.batchLimit,
       maxPending: config.eventLog.queueLimit,
-      seal: (pending) => ({
-        pending,
-        events: pending.length === 1 ? pending[0].events : pending.flatMap((p) => p.events),
-        key: this.nextKey(),
-      }),
+      seal: (pending) => {
+        const events = pending.length === 1 ? pending[0].events : pending.flatMap((p) => p.events);
+        if (StageClock.on) stamp(events, 'sealed');
+        return { pending, events, key: this.nextKey() };
+      },
       commit: (batch, attempt) => this.commit(batch, attempt),
       failed: (err) => this.failed(err),
     });
@@ -100,6 +108,7 @@ export class EventWriterService {
   /** Queues events once fewer than `EVENT_QUEUE_LIMIT` wait; `written` resolves with them positioned. */
   async enqueue(events: readonly NewEvent[]): Promise<{ written: Promise<DeviceEvent[]> }> {
     while (!this.queue.hasRoom()) await this.queue.room();
+    if (StageClock.on) stamp(events, 'queued');
     const written = new Promise<DeviceEvent[]>((done) => {
       this.queue.add({ events, done }, events.length);
       this.queue.start();
@@ -150,6 +159,7 @@ export class EventWriterService {
       if (refusedForItsData(err)) return this.split(events, err);
       throw err;
     }
+    if (StageClock.on) stamp(events, 'committed');
     if (this.writeFailing) this.logger.log('Event log writable again');
     this.writeFailing = false;
     const positioned = appended.filter(isWritten);

@@ -6,6 +6,7 @@ import { DeviceTypes } from '../config/device-types';
 import { DeviceIngestService } from '../devices/device-ingest.service';
 import type { IngestMessage } from '../devices/ingest-message';
 import { MetricsService } from '../observability/metrics.service';
+import { StageClock } from '../observability/stage-clock';
 import { MqttRouter } from './mqtt-router';
 import type { InboundMessage } from './mqtt-transport';
 import { MqttTransport } from './mqtt-transport';
@@ -71,6 +72,7 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
   private receive(inbound: InboundMessage, done: () => void): void {
     const { topic, payload } = inbound;
     const receivedAt = Date.now();
+    const tracedAt = StageClock.on ? performance.now() : 0;
     let routed;
     try {
       routed = this.router.route(topic, payload, receivedAt);
@@ -87,6 +89,8 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
         return done();
       case 'message':
         this.metrics.mqttMessages.inc({ kind: routed.message.kind });
+        if (tracedAt > 0 && routed.message.kind === 'data')
+          for (const sample of routed.message.samples) StageClock.mark(sample.values, 'received', tracedAt);
         this.batch.push(routed.message);
         this.sources.push(inbound);
         this.dones.push(done);
