@@ -1,4 +1,4 @@
-/** Messages between SqliteWriter and its worker thread. */
+/** Messages between BatchWriter and its worker threads (writer and checkpointer). */
 
 /** One SQL statement with positional (`?`) parameters. */
 export interface WriteStatement {
@@ -20,5 +20,18 @@ export type WriteResult = { id: number; changes: number[] } | { id: number; erro
 export interface WriterOptions {
   path: string;
   busyTimeoutMs: number;
+  /** SQLite's own automatic checkpoint, a safety net only: the checkpointer thread keeps the WAL far below it. */
   walAutocheckpointPages: number;
+  /** WalState's buffer, shared with the checkpointer thread. */
+  walState: SharedArrayBuffer;
+}
+
+export interface CheckpointerOptions {
+  path: string;
+  busyTimeoutMs: number;
+  /** Pause between two PASSIVE checkpoints (one with nothing to copy costs about 50 µs). */
+  intervalMs: number;
+  /** WAL pages past which the writer is asked for a RESTART checkpoint (the WAL then starts over). */
+  restartPages: number;
+  walState: SharedArrayBuffer;
 }

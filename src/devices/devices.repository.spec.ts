@@ -165,9 +165,10 @@ describe('DevicesRepository', () => {
   it('stores a write once when the writer fails after its commit (the writer thread dying before its reply)', async () => {
     const writer = new BatchWriter(db, onDataSource);
     repo = new SqliteDevicesRepository(db, writer);
-    const run = writer.run.bind(writer);
+    // Device rows and readings go as `runLater` jobs (they ride with the event log's next job).
+    const run = writer.runLater.bind(writer);
     let dieAfterCommit = true;
-    jest.spyOn(writer, 'run').mockImplementation(async (statements: WriteStatement[]) => {
+    jest.spyOn(writer, 'runLater').mockImplementation(async (statements: WriteStatement[]) => {
       const changes = await run(statements);
       if (!dieAfterCommit) return changes;
       dieAfterCommit = false;
