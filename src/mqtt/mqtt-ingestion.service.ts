@@ -31,6 +31,8 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
   private running: Promise<void> | undefined;
   /** Batches queued on the bus and not yet in the log. */
   private readonly writing = new Set<Promise<void>>();
+  /** `devicehub_mqtt_messages_total` by kind, each label looked up once (not once per message). */
+  private readonly counted: Record<IngestMessage['kind'], { inc(): void }>;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -38,8 +40,14 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
     private readonly transport: MqttTransport,
     private readonly devices: DeviceIngestService,
     private readonly rejects: RejectsService,
-    private readonly metrics: MetricsService,
+    metrics: MetricsService,
   ) {
+    const { mqttMessages } = metrics;
+    this.counted = {
+      data: mqttMessages.labels('data'),
+      status: mqttMessages.labels('status'),
+      command_response: mqttMessages.labels('command_response'),
+    };
     this.router = new MqttRouter(
       { topicPrefix: config.mqtt.topicPrefix, maxMessageSize: config.maxMessageSize, json: config.json },
       types,
@@ -88,7 +96,7 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
         this.rejects.record(topic, payload, routed.reason, routed.detail, receivedAt);
         return done();
       case 'message':
-        this.metrics.mqttMessages.inc({ kind: routed.message.kind });
+        this.counted[routed.message.kind].inc();
         if (tracedAt > 0 && routed.message.kind === 'data')
           for (const sample of routed.message.samples) StageClock.mark(sample.values, 'received', tracedAt);
         this.batch.push(routed.message);
