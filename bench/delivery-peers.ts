@@ -31,6 +31,7 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism, loadavg } from 'node:os';
 import { Client } from 'pg';
 import type { StageReport } from '../src/observability/stage-clock';
+import type { ServerStages } from './delivery-server';
 import type { Sample } from './delivery-harness';
 import { Server, mqttClient, openMany, paced, payload, settle, wsClient } from './delivery-harness';
 import type { Stats } from './latency-stats';
@@ -64,8 +65,8 @@ interface Running {
   brokerUrl: string;
   topic: string;
   wsUrl: string;
-  /** The bridge's per-stage delays (`--stages`). */
-  stages?: () => Promise<StageReport | undefined>;
+  /** The bridge's per-stage delays (`--stages`) and CPU time. */
+  stages?: () => Promise<ServerStages>;
   stop(): Promise<void>;
 }
 interface Peer {
@@ -183,6 +184,8 @@ interface Result {
   bareReceived: number;
   sent: number;
   stages?: StageReport;
+  /** The bridge's CPU time over the whole run (every thread), ms. */
+  cpuMs?: number;
 }
 
 async function measure(peer: Peer, workload: Workload, run: string): Promise<Result> {
@@ -228,9 +231,17 @@ async function measure(peer: Peer, workload: Workload, run: string): Promise<Res
   clients.forEach((ws) => ws.terminate());
   await publisher.endAsync();
   await subscriber.endAsync();
-  const stages = await running.stages?.();
+  const server = await running.stages?.();
   await running.stop();
-  return { web: stats(web), bare: stats(bare), webReceived: counts.web, bareReceived: counts.bare, sent, stages };
+  return {
+    web: stats(web),
+    bare: stats(bare),
+    webReceived: counts.web,
+    bareReceived: counts.bare,
+    sent,
+    stages: server?.report,
+    cpuMs: server?.cpuMs,
+  };
 }
 
 /** Where the bridge's time went, stage by stage (`--stages`). */
@@ -271,6 +282,10 @@ export async function peers(): Promise<void> {
         `| ${peer.label} | bare MQTT subscriber | ${r.bareReceived}/${r.sent} | ${ms(r.bare.p50)} | ${ms(r.bare.p99)} | ${ms(r.bare.max)} |`,
       );
       if (r.stages) printStages(peer.label, r.stages);
+      if (r.cpuMs !== undefined)
+        console.log(
+          `|   ${peer.label}, server CPU | ${r.cpuMs.toFixed(0)} ms, ${((1000 * r.cpuMs) / r.sent).toFixed(1)} µs per message | | | | |`,
+        );
       summary.push(
         `| ${workload.name} | ${peer.label} | ${ms(r.web.p50)} | ${ms(r.web.p99)} | ${ms(r.bare.p50)} | ${ms(r.bare.p99)} |`,
       );

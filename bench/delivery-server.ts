@@ -24,6 +24,8 @@ export interface ServerReady {
 export interface ServerStages {
   kind: 'stages';
   report?: StageReport;
+  /** The server's CPU time (every thread) meanwhile, ms. */
+  cpuMs: number;
 }
 export interface ServerMemory {
   kind: 'rss';
@@ -48,6 +50,7 @@ async function main(): Promise<void> {
   });
   const running = await startApp(config);
   if (process.env.BENCH_STAGES === '1') StageClock.start();
+  let cpuFrom = process.cpuUsage();
   const described = running.app.get(MqttTransport).describe();
   const send = (message: ServerReady | ServerMemory | ServerStages): void => {
     process.send?.(message);
@@ -60,7 +63,9 @@ async function main(): Promise<void> {
       const usage = process.memoryUsage();
       send({ kind: 'rss', rss: usage.rss, heapUsed: usage.heapUsed });
     } else if (message === 'stages') {
-      send({ kind: 'stages', report: StageClock.stop() });
+      const cpu = process.cpuUsage(cpuFrom);
+      cpuFrom = process.cpuUsage();
+      send({ kind: 'stages', report: StageClock.stop(), cpuMs: (cpu.user + cpu.system) / 1000 });
     } else if (message === 'stop') {
       void running.close().finally(() => {
         rmSync(dataDir, { recursive: true, force: true });
