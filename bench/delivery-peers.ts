@@ -184,8 +184,9 @@ interface Result {
   bareReceived: number;
   sent: number;
   stages?: StageReport;
-  /** The bridge's CPU time over the whole run (every thread), ms. */
+  /** The bridge's CPU time over the whole run (every thread, and the main thread's), ms. */
   cpuMs?: number;
+  mainCpuMs?: number;
 }
 
 async function measure(peer: Peer, workload: Workload, run: string): Promise<Result> {
@@ -241,6 +242,7 @@ async function measure(peer: Peer, workload: Workload, run: string): Promise<Res
     sent,
     stages: server?.report,
     cpuMs: server?.cpuMs,
+    mainCpuMs: server?.mainCpuMs,
   };
 }
 
@@ -284,7 +286,7 @@ export async function peers(): Promise<void> {
       if (r.stages) printStages(peer.label, r.stages);
       if (r.cpuMs !== undefined)
         console.log(
-          `|   ${peer.label}, server CPU | ${r.cpuMs.toFixed(0)} ms, ${((1000 * r.cpuMs) / r.sent).toFixed(1)} µs per message | | | | |`,
+          `|   ${peer.label}, server CPU | ${r.cpuMs.toFixed(0)} ms, ${((1000 * r.cpuMs) / r.sent).toFixed(1)} µs per message; main thread ${r.mainCpuMs ?? '?'} ms | | | | |`,
         );
       summary.push(
         `| ${workload.name} | ${peer.label} | ${ms(r.web.p50)} | ${ms(r.web.p99)} | ${ms(r.bare.p50)} | ${ms(r.bare.p99)} |`,
