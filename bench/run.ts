@@ -13,7 +13,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-const all = ['ingest', 'delivery', 'signalling', 'cluster'].filter((name) => existsSync(join(__dirname, `${name}.ts`)));
+const all = ['ingest', 'delivery', 'sqlite-commit', 'signalling', 'cluster'].filter((name) =>
+  existsSync(join(__dirname, `${name}.ts`)),
+);
 const args = process.argv.slice(2);
 const firstFlag = args.findIndex((a) => a.startsWith('--'));
 const named = firstFlag < 0 ? args : args.slice(0, firstFlag);
