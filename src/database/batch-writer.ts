@@ -18,11 +18,14 @@ export type { WriteStatement } from './sqlite-writer.protocol';
  */
 const BUSY_TIMEOUT_MS = 5000;
 /**
- * Pause between two of the checkpointer thread's PASSIVE checkpoints. @default
- * 20 ms: the WAL it leaves for the writer's RESTART (whose sync the writer
- * waits for) is what came in since its last one.
+ * Pause between two of the checkpointer thread's PASSIVE checkpoints.
+ * @default 100 ms (each that copies anything syncs both files: ten a second
+ * at most), and 20 ms once the WAL is past half of WAL_RESTART_PAGES, since
+ * what the writer's RESTART then copies and syncs, while events wait, is what
+ * came in since the last one.
  */
-const CHECKPOINT_INTERVAL_MS = 20;
+const CHECKPOINT_INTERVAL_MS = 100;
+const NEAR_RESTART_CHECKPOINT_INTERVAL_MS = 20;
 /**
  * WAL pages past which the writer runs one RESTART checkpoint between two
  * transactions, so the WAL starts over. @default 16000 pages (64 MB): at
@@ -96,6 +99,7 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
       path: this.path,
       busyTimeoutMs: BUSY_TIMEOUT_MS,
       intervalMs: CHECKPOINT_INTERVAL_MS,
+      nearRestartIntervalMs: NEAR_RESTART_CHECKPOINT_INTERVAL_MS,
       restartPages: WAL_RESTART_PAGES,
       walState: this.wal.buffer,
     });

@@ -45,6 +45,7 @@ describe('SQLite checkpointer and writer threads', () => {
       path,
       busyTimeoutMs: 5000,
       intervalMs: 2,
+      nearRestartIntervalMs: 2,
       restartPages: RESTART_PAGES,
       walState: wal.buffer,
     });

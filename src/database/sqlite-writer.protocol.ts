@@ -29,8 +29,10 @@ export interface WriterOptions {
 export interface CheckpointerOptions {
   path: string;
   busyTimeoutMs: number;
-  /** Pause between two PASSIVE checkpoints (one with nothing to copy costs about 50 µs). */
+  /** Pause between two PASSIVE checkpoints (each that copies anything syncs both files). */
   intervalMs: number;
+  /** The same once the WAL is past half of `restartPages`. */
+  nearRestartIntervalMs: number;
   /** WAL pages past which the writer is asked for a RESTART checkpoint (the WAL then starts over). */
   restartPages: number;
   walState: SharedArrayBuffer;
