@@ -228,6 +228,8 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
       worker.on('error', (err) => (failure = err));
       worker.on('exit', (code) => {
         const reason = failure ?? new Error(`the SQLite writer thread exited with code ${code}`);
+        // Stopped inside its RESTART checkpoint: the checkpointer must not wait for that lock for ever.
+        this.wal.releaseIfHeldBy(2);
         if (this.worker !== worker) reject(reason);
         this.worker = undefined;
         this.starting = undefined;

@@ -86,3 +86,20 @@ describe('SQLite checkpointer and writer threads', () => {
     reader.close();
   });
 });
+
+describe('WalState', () => {
+  it('gives the checkpoint lock to one holder at a time, and frees a gone holder only', () => {
+    const wal = new WalState();
+    expect(wal.tryLock(1)).toBe(true);
+    expect(wal.tryLock(2)).toBe(false);
+    // The writer thread died: releasing its hold leaves the checkpointer's alone.
+    wal.releaseIfHeldBy(2);
+    expect(wal.tryLock(2)).toBe(false);
+    wal.releaseIfHeldBy(1);
+    expect(wal.tryLock(2)).toBe(true);
+    wal.unlock();
+    expect(wal.restartWanted).toBe(false);
+    wal.restartWanted = true;
+    expect(new WalState(wal.buffer).restartWanted).toBe(true);
+  });
+});

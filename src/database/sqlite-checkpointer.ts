@@ -2,6 +2,7 @@ import { extname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Logger } from '@nestjs/common';
 import type { CheckpointerOptions } from './sqlite-writer.protocol';
+import { WalState } from './wal-state';
 
 /** A checkpointer thread that stopped on its own is started again after this long. */
 const RESTART_DELAY_MS = 1000;
@@ -35,6 +36,8 @@ export class SqliteCheckpointer {
       worker.on('exit', (code) => {
         const reason = failure ?? new Error(`exited with code ${code}`);
         reject(reason);
+        // Stopped inside a checkpoint: the writer must not wait for a lock nobody will give back.
+        new WalState(this.options.walState).releaseIfHeldBy(1);
         if (this.worker === worker) this.worker = undefined;
         if (this.closing) return;
         this.logger.error(`SQLite checkpointer thread stopped: ${reason.message}; starting it again`);

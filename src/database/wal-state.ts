@@ -28,6 +28,11 @@ export class WalState {
     Atomics.store(this.cells, WalState.LOCK, WalState.FREE);
   }
 
+  /** Frees the lock if `holder` has it: for the thread that started `holder`, once that thread is gone. */
+  releaseIfHeldBy(holder: 1 | 2): void {
+    Atomics.compareExchange(this.cells, WalState.LOCK, holder, WalState.FREE);
+  }
+
   /** True once the checkpointer found the WAL too long to wait for a quiet moment. */
   get restartWanted(): boolean {
     return Atomics.load(this.cells, WalState.RESTART_WANTED) === 1;
