@@ -29,8 +29,9 @@ const NEAR_RESTART_CHECKPOINT_INTERVAL_MS = 20;
 /**
  * WAL pages past which the writer runs one RESTART checkpoint between two
  * transactions, so the WAL starts over. @default 16000 pages (64 MB): at
- * 1,000 lone events a second the log and readings write about 5 pages per
- * event, so this comes every few seconds, each time a wait of two syncs.
+ * 1,000 lone events a second the log and readings write 5-7 pages per
+ * event, so this comes every 2-3 s, each a wait of a few milliseconds (the
+ * checkpointer has copied nearly all of it).
  */
 const WAL_RESTART_PAGES = 16000;
 /**
@@ -121,7 +122,8 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
    * next `run` and goes to the thread just before it, so the two cost one
    * wake-up of the thread and share one transaction; alone, it goes after
    * LATER_MS. At 1,000 lone events a second that halves the thread's
-   * wake-ups and commits, and each commit's wait (issue #17).
+   * wake-ups and commits, and an event no longer waits behind a readings
+   * commit of its own (issue #17).
    */
   runLater(statements: WriteStatement[]): Promise<number[]> {
     if (this.path === undefined) return this.inProcess(statements);
