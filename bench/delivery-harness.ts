@@ -9,7 +9,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import WebSocket from 'ws';
-import type { ServerMemory, ServerReady } from './delivery-server';
+import type { ServerMemory, ServerReady, ServerStages } from './delivery-server';
 
 const PAD = 'x'.repeat(48);
 
@@ -19,6 +19,10 @@ export interface ServerOptions {
   mqttUrl?: string;
   /** `TOPIC_PREFIX`, so runs on a shared broker never see each other's messages. */
   topicPrefix?: string;
+  /** `DATABASE_URL`; a fresh SQLite file when unset. */
+  databaseUrl?: string;
+  /** Trace every event's stages (StageClock), for `stages()`. */
+  stages?: boolean;
 }
 
 export class Server {
@@ -41,6 +45,8 @@ export class Server {
         ...process.env,
         ...(options.mqttUrl ? { BENCH_MQTT_URL: options.mqttUrl } : {}),
         ...(options.topicPrefix ? { BENCH_TOPIC_PREFIX: options.topicPrefix } : {}),
+        ...(options.databaseUrl ? { BENCH_DATABASE_URL: options.databaseUrl } : {}),
+        ...(options.stages ? { BENCH_STAGES: '1' } : {}),
       },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -54,6 +60,13 @@ export class Server {
   async memory(): Promise<ServerMemory> {
     const answer = new Promise<ServerMemory>((resolve) => this.child.once('message', (m: ServerMemory) => resolve(m)));
     this.child.send('rss');
+    return answer;
+  }
+
+  /** Where each event's time went since start (started with `stages`; tracing stops) and the server's CPU time. */
+  async stages(): Promise<ServerStages> {
+    const answer = new Promise<ServerStages>((resolve) => this.child.once('message', (m: ServerStages) => resolve(m)));
+    this.child.send('stages');
     return answer;
   }
 
@@ -129,7 +142,12 @@ export async function mqttClient(url: string, name: string): Promise<mqtt.MqttCl
 /** The payload every publisher here sends: the send time, a sequence number and some padding. */
 export const payload = (seq: number): string => JSON.stringify({ t: performance.now(), seq, pad: PAD });
 
-/** Publishes `{t, seq, pad}` at `rate` msg/s for `seconds`, QoS 0; returns how many went. */
+/**
+ * Publishes `{t, seq, pad}` at `rate` msg/s for `seconds`, QoS 0; returns how
+ * many went. Between due times it sleeps (a timer, about 1 ms at least), so
+ * messages due within one such sleep go together; it does not spin, which
+ * took a whole core of this 2-core machine from the peers under test.
+ */
 export async function paced(client: mqtt.MqttClient, topic: string, rate: number, seconds: number): Promise<number> {
   const start = performance.now();
   const total = Math.round(rate * seconds);
@@ -140,7 +158,8 @@ export async function paced(client: mqtt.MqttClient, topic: string, rate: number
       client.publish(topic, payload(sent), { qos: 0 });
       sent++;
     }
-    await new Promise((resolve) => setImmediate(resolve));
+    const next = start + (sent / rate) * 1000;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - performance.now())));
   }
   return sent;
 }

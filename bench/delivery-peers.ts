@@ -2,14 +2,20 @@
  * Latency at everyday rates against a stateless flow (issue #17), a phase of
  * bench/delivery.ts:
  *
- *   npm run bench -- delivery --only peers [--peers embedded,mosquitto,node-red] [--workloads 1000,10000,fanout]
+ *   npm run bench -- delivery --only peers [--peers embedded,mosquitto,node-red,embedded-pg,mosquitto-pg]
+ *                                          [--workloads 1000,10000,fanout] [--stages]
  *
  * Peers, each started fresh for each workload and stopped after it:
  * - the bridge on its embedded broker (SQLite file);
  * - the bridge with `MQTT_URL` = Mosquitto (SQLite file; the bench's
  *   MQTT_URL, default mqtt://127.0.0.1:1883) and a topic prefix of its own;
  * - Node-RED 4, `mqtt in` on the same Mosquitto -> `websocket out`
- *   (bench/node-red.ts, installed on first use outside the repository).
+ *   (bench/node-red.ts, installed on first use outside the repository);
+ * - with DATABASE_URL=postgres://…, the two bridge peers again on PostgreSQL
+ *   (a fresh database for each run, dropped after it).
+ * `--stages` traces every event through the bridge (StageClock: received,
+ * queued, sealed, committed, sent) and prints where its time went, with the
+ * bridge's event-loop delay.
  * Workloads: 1,000 msg/s for 5 s (5,000 messages) and 10,000 msg/s for 5 s
  * (50,000) to one WebSocket client; 200 msg/s for 5 s to 100 WebSocket
  * clients. The same publisher loop and the same WebSocket client code for
@@ -21,7 +27,11 @@
  * of the bare subscriber's. Mosquitto or Node-RED unavailable: those peers
  * are skipped with a note. Loopback only; about 2 minutes.
  */
+import { randomBytes } from 'node:crypto';
 import { availableParallelism, loadavg } from 'node:os';
+import { Client } from 'pg';
+import type { StageReport } from '../src/observability/stage-clock';
+import type { ServerStages } from './delivery-server';
 import type { Sample } from './delivery-harness';
 import { Server, mqttClient, openMany, paced, payload, settle, wsClient } from './delivery-harness';
 import type { Stats } from './latency-stats';
@@ -55,6 +65,8 @@ interface Running {
   brokerUrl: string;
   topic: string;
   wsUrl: string;
+  /** The bridge's per-stage delays (`--stages`) and CPU time. */
+  stages?: () => Promise<ServerStages>;
   stop(): Promise<void>;
 }
 interface Peer {
@@ -64,14 +76,40 @@ interface Peer {
   start(run: string): Promise<Running>;
 }
 
-async function bridge(options: { mqttUrl?: string; topicPrefix?: string }): Promise<Running> {
-  const server = await Server.start(options);
+const STAGES = args.includes('--stages');
+const POSTGRES = process.env.DATABASE_URL?.startsWith('postgres') ? process.env.DATABASE_URL : undefined;
+
+async function bridge(options: { mqttUrl?: string; topicPrefix?: string; postgres?: boolean }): Promise<Running> {
+  const database = options.postgres && POSTGRES !== undefined ? await freshPostgres(POSTGRES) : undefined;
+  const server = await Server.start({ ...options, databaseUrl: database?.url, stages: STAGES });
   return {
     brokerUrl: server.mqttUrl,
     topic: `${options.topicPrefix ?? 'things'}/bench/b-1/data`,
     wsUrl: `${server.url.replace('http', 'ws')}/ws/iot/bench/`,
-    stop: () => server.stop(),
+    stages: () => server.stages(),
+    stop: async () => {
+      await server.stop();
+      await database?.drop();
+    },
   };
+}
+
+/** A PostgreSQL database of its own for one peer and workload, dropped after it. */
+async function freshPostgres(url: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `dhb_bench_${randomBytes(4).toString('hex')}`;
+  const admin = async (sql: string): Promise<void> => {
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const own = new URL(url);
+  own.pathname = `/${name}`;
+  return { url: own.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
 async function reachable(url: string): Promise<boolean> {
@@ -84,10 +122,22 @@ async function reachable(url: string): Promise<boolean> {
 }
 
 async function availablePeers(): Promise<Peer[]> {
-  const wanted = list('peers', ['embedded', 'mosquitto', 'node-red']);
+  const wanted = list('peers', [
+    'embedded',
+    'mosquitto',
+    'node-red',
+    ...(POSTGRES === undefined ? [] : ['embedded-pg', 'mosquitto-pg']),
+  ]);
   const peers: Peer[] = [];
   if (wanted.includes('embedded'))
     peers.push({ name: 'embedded', label: 'bridge, embedded broker', bridge: true, start: () => bridge({}) });
+  if (wanted.includes('embedded-pg') && POSTGRES !== undefined)
+    peers.push({
+      name: 'embedded-pg',
+      label: 'bridge, embedded broker, PostgreSQL',
+      bridge: true,
+      start: () => bridge({ postgres: true }),
+    });
   const needMosquitto = wanted.includes('mosquitto') || wanted.includes('node-red');
   if (needMosquitto && !(await reachable(MOSQUITTO))) {
     console.log(`No MQTT broker at ${MOSQUITTO} (MQTT_URL): the Mosquitto and Node-RED peers are skipped.\n`);
@@ -99,6 +149,13 @@ async function availablePeers(): Promise<Peer[]> {
       label: 'bridge, Mosquitto',
       bridge: true,
       start: (run) => bridge({ mqttUrl: MOSQUITTO, topicPrefix: `dhbench${run}` }),
+    });
+  if (wanted.includes('mosquitto-pg') && POSTGRES !== undefined)
+    peers.push({
+      name: 'mosquitto-pg',
+      label: 'bridge, Mosquitto, PostgreSQL',
+      bridge: true,
+      start: (run) => bridge({ mqttUrl: MOSQUITTO, topicPrefix: `dhbench${run}`, postgres: true }),
     });
   if (wanted.includes('node-red')) {
     const installed = installNodeRed();
@@ -126,6 +183,10 @@ interface Result {
   webReceived: number;
   bareReceived: number;
   sent: number;
+  stages?: StageReport;
+  /** The bridge's CPU time over the whole run (every thread, and the main thread's), ms. */
+  cpuMs?: number;
+  mainCpuMs?: number;
 }
 
 async function measure(peer: Peer, workload: Workload, run: string): Promise<Result> {
@@ -171,8 +232,30 @@ async function measure(peer: Peer, workload: Workload, run: string): Promise<Res
   clients.forEach((ws) => ws.terminate());
   await publisher.endAsync();
   await subscriber.endAsync();
+  const server = await running.stages?.();
   await running.stop();
-  return { web: stats(web), bare: stats(bare), webReceived: counts.web, bareReceived: counts.bare, sent };
+  return {
+    web: stats(web),
+    bare: stats(bare),
+    webReceived: counts.web,
+    bareReceived: counts.bare,
+    sent,
+    stages: server?.report,
+    cpuMs: server?.cpuMs,
+    mainCpuMs: server?.mainCpuMs,
+  };
+}
+
+/** Where the bridge's time went, stage by stage (`--stages`). */
+function printStages(label: string, report: StageReport): void {
+  const cells = report.delays.map((d) => `${d.from} → ${d.to}: ${ms(d.p50)} / ${ms(d.p99)} / ${ms(d.max)}`);
+  const tail = report.tail.map((t) => `${t.from} → ${t.to} ${ms(t.meanMs)}`);
+  console.log(`|   ${label}, stages p50 / p99 / max | ${cells.join('; ')} | | | | |`);
+  console.log(`|   ${label}, slowest 1% (mean) | ${tail.join('; ')} | | | | |`);
+  const loop = report.loopDelay;
+  console.log(
+    `|   ${label}, event-loop delay | p50 ${ms(loop.p50)}, p99 ${ms(loop.p99)}, max ${ms(loop.max)} | | | | |`,
+  );
 }
 
 const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a');
@@ -200,6 +283,11 @@ export async function peers(): Promise<void> {
       console.log(
         `| ${peer.label} | bare MQTT subscriber | ${r.bareReceived}/${r.sent} | ${ms(r.bare.p50)} | ${ms(r.bare.p99)} | ${ms(r.bare.max)} |`,
       );
+      if (r.stages) printStages(peer.label, r.stages);
+      if (r.cpuMs !== undefined)
+        console.log(
+          `|   ${peer.label}, server CPU | ${r.cpuMs.toFixed(0)} ms, ${((1000 * r.cpuMs) / r.sent).toFixed(1)} µs per message; main thread ${r.mainCpuMs ?? '?'} ms | | | | |`,
+        );
       summary.push(
         `| ${workload.name} | ${peer.label} | ${ms(r.web.p50)} | ${ms(r.web.p99)} | ${ms(r.bare.p50)} | ${ms(r.bare.p99)} |`,
       );

@@ -3,19 +3,42 @@
  * that its RSS is its own and it has a core to itself: the real app on the
  * embedded broker (or BENCH_MQTT_URL's, with BENCH_TOPIC_PREFIX) and a fresh
  * SQLite file (or BENCH_DATABASE_URL), AUTH and DEVICE_AUTH off.
- * Answers `rss` (after a GC) and `stop` over IPC.
+ * Answers `rss` (after a GC), `stages` (BENCH_STAGES=1: where each event's
+ * time went, StageClock) and `stop` over IPC.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApp } from '../src/app';
 import { loadConfig } from '../src/config/load-config';
 import { MqttTransport } from '../src/mqtt/mqtt-transport';
+import type { StageReport } from '../src/observability/stage-clock';
+import { StageClock } from '../src/observability/stage-clock';
 
 export interface ServerReady {
   kind: 'ready';
   url: string;
   mqttUrl: string;
+}
+/** BENCH_STAGES=1: per-stage delays since start (StageClock), asked for with `stages`. */
+export interface ServerStages {
+  kind: 'stages';
+  report?: StageReport;
+  /** The server's CPU time (every thread) meanwhile, ms. */
+  cpuMs: number;
+  /** Of it, the main thread's (the event loop), ms; from /proc, where there is one. */
+  mainCpuMs?: number;
+}
+
+/** The main thread's CPU time so far in ms (Linux /proc; undefined elsewhere). */
+function mainThreadCpuMs(): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // utime and stime, fields 14 and 15 of stat(5), in clock ticks (100 a second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
 }
 export interface ServerMemory {
   kind: 'rss';
@@ -40,8 +63,11 @@ async function main(): Promise<void> {
     ...(process.env.SQLITE_SYNCHRONOUS ? { SQLITE_SYNCHRONOUS: process.env.SQLITE_SYNCHRONOUS } : {}),
   });
   const running = await startApp(config);
+  if (process.env.BENCH_STAGES === '1') StageClock.start();
+  let cpuFrom = process.cpuUsage();
+  let mainFrom = mainThreadCpuMs();
   const described = running.app.get(MqttTransport).describe();
-  const send = (message: ServerReady | ServerMemory): void => {
+  const send = (message: ServerReady | ServerMemory | ServerStages): void => {
     process.send?.(message);
   };
   process.on('message', (message: string) => {
@@ -51,6 +77,13 @@ async function main(): Promise<void> {
       gc?.();
       const usage = process.memoryUsage();
       send({ kind: 'rss', rss: usage.rss, heapUsed: usage.heapUsed });
+    } else if (message === 'stages') {
+      const cpu = process.cpuUsage(cpuFrom);
+      const main = mainThreadCpuMs();
+      const mainCpuMs = main !== undefined && mainFrom !== undefined ? main - mainFrom : undefined;
+      cpuFrom = process.cpuUsage();
+      mainFrom = main;
+      send({ kind: 'stages', report: StageClock.stop(), cpuMs: (cpu.user + cpu.system) / 1000, mainCpuMs });
     } else if (message === 'stop') {
       void running.close().finally(() => {
         rmSync(dataDir, { recursive: true, force: true });

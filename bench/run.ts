@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-const all = ['ingest', 'delivery', 'signalling', 'cluster', 'connectors'].filter((name) =>
+const all = ['ingest', 'delivery', 'sqlite-commit', 'signalling', 'cluster', 'connectors'].filter((name) =>
   existsSync(join(__dirname, `${name}.ts`)),
 );
 const args = process.argv.slice(2);

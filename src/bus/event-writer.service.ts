@@ -8,6 +8,8 @@ import { APP_CONFIG } from '../config/app-config';
 import { GroupCommitQueue, WRITE_RETRY, untilDone } from '../database/group-commit-queue';
 import { refusedForItsData } from '../database/write-errors';
 import { MetricsService } from '../observability/metrics.service';
+import type { Stage } from '../observability/stage-clock';
+import { StageClock } from '../observability/stage-clock';
 import { CommittedFeed } from './committed-feed';
 import type { DeviceEvent, NewEvent } from './device-event';
 import type { Appended } from './event-log.repository';
@@ -44,6 +46,12 @@ interface Batch {
 }
 
 const isWritten = (e: DeviceEvent | undefined): e is DeviceEvent => e !== undefined;
+
+/** Bench and debug tracing (StageClock): the stage each event has reached. */
+function stamp(events: readonly NewEvent[], stage: Stage): void {
+  const at = performance.now();
+  for (const e of events) StageClock.mark(e.data, stage, at);
+}
 
 /**
  * Writes events to the log (issues #2, #5, #11): group commit through a
@@ -108,6 +116,7 @@ export class EventWriterService {
    */
   async enqueue(events: readonly NewEvent[], fence?: IngestFence): Promise<{ written: Promise<DeviceEvent[]> }> {
     while (!this.queue.hasRoom()) await this.queue.room();
+    if (StageClock.on) stamp(events, 'queued');
     const written = new Promise<DeviceEvent[]>((done, fenced) => {
       this.queue.add({ events, done, fence, fenced }, events.length);
       this.queue.start();
@@ -138,13 +147,9 @@ export class EventWriterService {
   private seal(pending: readonly Pending[]): Batch {
     let fences: IngestFence[] | undefined;
     for (const p of pending) if (p.fence && !fences?.includes(p.fence)) (fences ??= []).push(p.fence);
-    return {
-      pending,
-      events: pending.length === 1 ? pending[0].events : pending.flatMap((p) => p.events),
-      key: this.nextKey(),
-      fences: fences ?? [],
-      fencedOut: false,
-    };
+    const events = pending.length === 1 ? pending[0].events : pending.flatMap((p) => p.events);
+    if (StageClock.on) stamp(events, 'sealed');
+    return { pending, events, key: this.nextKey(), fences: fences ?? [], fencedOut: false };
   }
 
   private async commit(batch: Batch, attempt: number): Promise<void> {
@@ -186,6 +191,7 @@ export class EventWriterService {
       if (refusedForItsData(err)) return this.split(events, err);
       throw err;
     }
+    if (StageClock.on) stamp(events, 'committed');
     if (this.writeFailing) this.logger.log('Event log writable again');
     this.writeFailing = false;
     const positioned = appended.filter(isWritten);

@@ -6,8 +6,9 @@ import type { WebSocket } from 'ws';
  * 5.2). Fan-out builds it once per message and writes the same buffer to
  * every recipient's socket, instead of letting `ws` frame it once per socket.
  */
-export function textFrame(payload: Buffer): Buffer {
-  const length = payload.length;
+export function textFrame(payload: Buffer | string): Buffer {
+  // A string is encoded straight into the frame: one buffer per event, not a payload buffer and then the frame.
+  const length = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
   const header = length < 126 ? 2 : length < 65536 ? 4 : 10;
   const frame = Buffer.allocUnsafe(header + length);
   frame[0] = 0x81; // FIN, text
@@ -19,7 +20,8 @@ export function textFrame(payload: Buffer): Buffer {
     frame[1] = 127;
     frame.writeBigUInt64BE(BigInt(length), 2);
   }
-  payload.copy(frame, header);
+  if (typeof payload === 'string') frame.write(payload, header);
+  else payload.copy(frame, header);
   return frame;
 }
 

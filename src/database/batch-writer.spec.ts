@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
+import { waitFor } from '../../test/support/wait';
 import { BatchWriter } from './batch-writer';
 import { dataSourceOptions } from './database.module';
 
@@ -89,6 +90,28 @@ describe('BatchWriter on a SQLite file', () => {
     await expect(lost).rejects.toThrow(/SQLite writer thread exited/);
     expect(await writer.run([insert(3)])).toEqual([1]);
     expect((await values()).filter((n) => n !== 2)).toEqual([1, 3]);
+  });
+
+  it('sends a runLater job just before the next run job, and alone when none comes', async () => {
+    const later = writer.runLater([insert(1)]);
+    // Passes only if row 1 is in already when this job runs.
+    const now = writer.run([{ sql: 'UPDATE t SET n = 2 WHERE n = 1', params: [], expectChanges: 1 }]);
+    expect(await Promise.all([later, now])).toEqual([[1], [1]]);
+    expect(await values()).toEqual([2]);
+    expect(await writer.runLater([insert(3)])).toEqual([1]);
+    expect(await values()).toEqual([2, 3]);
+  });
+
+  it('copies the WAL back into the database file beside the writes (the checkpointer thread)', async () => {
+    const path = join(dir, 'db.sqlite');
+    const before = statSync(path).size;
+    await writer.run(Array.from({ length: 200 }, (_, i) => insert(i)));
+    await db.query('CREATE TABLE pad (x text)');
+    await writer.run(
+      Array.from({ length: 50 }, () => ({ sql: 'INSERT INTO pad VALUES (?)', params: ['x'.repeat(4000)] })),
+    );
+    // Neither connection checkpoints on commit (the writer's safety net is far off): the file grows by the checkpointer only.
+    await waitFor(() => (statSync(path).size > before + 100_000 ? true : undefined), 'a checkpoint', 5000);
   });
 
   it('takes many jobs sent at once, and keeps their order', async () => {

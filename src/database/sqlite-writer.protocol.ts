@@ -1,4 +1,4 @@
-/** Messages between SqliteWriter and its worker thread. */
+/** Messages between BatchWriter and its worker threads (writer and checkpointer). */
 
 /** One SQL statement with positional (`?`) parameters. */
 export interface WriteStatement {
@@ -20,13 +20,28 @@ export type WriteResult = { id: number; changes: number[] } | { id: number; erro
 export interface WriterOptions {
   path: string;
   busyTimeoutMs: number;
+  /** SQLite's own automatic checkpoint, a safety net only: the checkpointer thread keeps the WAL far below it. */
   walAutocheckpointPages: number;
   /** `PRAGMA synchronous` (SQLITE_SYNCHRONOUS). */
   synchronous: 'FULL' | 'NORMAL';
+  /** WalState's buffer, shared with the checkpointer thread. */
+  walState: SharedArrayBuffer;
 }
 
 /** The thread's first message: its connection is open, with SQLite's own `synchronous` value (2 = FULL). */
 export interface WriterReady {
   ready: true;
   synchronous: number;
+}
+
+export interface CheckpointerOptions {
+  path: string;
+  busyTimeoutMs: number;
+  /** Pause between two PASSIVE checkpoints (each that copies anything syncs both files). */
+  intervalMs: number;
+  /** The same once the WAL is past half of `restartPages`. */
+  nearRestartIntervalMs: number;
+  /** WAL pages past which the writer is asked for a RESTART checkpoint (the WAL then starts over). */
+  restartPages: number;
+  walState: SharedArrayBuffer;
 }

@@ -1,12 +1,15 @@
 /**
- * The SQLite writer thread (see SqliteWriter). It owns a connection of its
+ * The SQLite writer thread (see BatchWriter). It owns a connection of its
  * own to the database file and runs the jobs it is sent; every job that is
  * waiting when it wakes goes into one transaction, each job in a savepoint
- * of its own, so one job's failure undoes only that job.
+ * of its own, so one job's failure undoes only that job. Its commits do
+ * not checkpoint (the checkpointer thread does, beside them), except for the
+ * one RESTART checkpoint that thread asks for when the WAL has grown long.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { WriteJob, WriteResult, WriterOptions, WriterReady } from './sqlite-writer.protocol';
+import { WalState } from './wal-state';
 
 /** Jobs per transaction at most: each job is already a batch, so this bounds one commit's size. */
 const JOBS_PER_TRANSACTION = 64;
@@ -23,6 +26,7 @@ db.pragma('journal_mode = WAL');
 // a promise about durable storage). FULL syncs the WAL at each commit, one per transaction of jobs.
 db.pragma(`synchronous = ${options.synchronous}`);
 db.pragma(`wal_autocheckpoint = ${options.walAutocheckpointPages}`);
+const wal = new WalState(options.walState);
 const prepared = new Map<string, Database.Statement>();
 
 function statement(sql: string): Database.Statement {
@@ -68,6 +72,24 @@ function runAll(jobs: WriteJob[]): WriteResult[] {
   }
 }
 
+/**
+ * Between two transactions, after the answer went out: the checkpointer has
+ * copied nearly all of a long WAL back, and this RESTART checkpoint copies
+ * the rest and lets the next transaction write the WAL from its start. It
+ * waits for the main connection's readers (BUSY_TIMEOUT at most).
+ */
+function restartIfWanted(): void {
+  if (!wal.restartWanted || !wal.tryLock(2)) return;
+  try {
+    db.pragma('wal_checkpoint(RESTART)');
+    wal.restartWanted = false;
+  } catch {
+    // Busy: asked again after the next transaction.
+  } finally {
+    wal.unlock();
+  }
+}
+
 /** better-sqlite3's SqliteError carries the extended result code, e.g. `SQLITE_CONSTRAINT_UNIQUE`. */
 function codeOf(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
@@ -92,6 +114,7 @@ port.on('message', (first: WriteJob | 'close') => {
     jobs.push(next);
   }
   port.postMessage(runAll(jobs));
+  restartIfWanted();
   if (closing) {
     db.close();
     port.close();

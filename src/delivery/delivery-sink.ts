@@ -2,6 +2,7 @@ import type { Observable, Subscription } from 'rxjs';
 import { encodedEvent } from '../bus/device-event';
 import type { EncodedEvent } from '../bus/encoded-event';
 import type { TransportLabel } from '../observability/metrics.service';
+import { StageClock } from '../observability/stage-clock';
 import type { DeliveryItem } from './delivery-stream.service';
 
 /**
@@ -121,6 +122,7 @@ export class Delivery {
         this.lastId = item.event.id;
         const encoded = encodedEvent(item.event);
         this.sink.event(encoded);
+        if (StageClock.on) StageClock.mark(item.event.data, 'sent');
         this.meter.sent(this.sink.transport, encoded);
         return;
       }

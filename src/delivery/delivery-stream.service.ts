@@ -137,11 +137,18 @@ export class DeliveryStreamService implements BeforeApplicationShutdown {
  * and one histogram sample. Label lookups are resolved once per transport.
  */
 function transportMeter(metrics: MetricsService): DeliveryMeter {
-  const perTransport = new Map<TransportLabel, { sent: { inc(): void }; bit: number }>();
+  const perTransport = new Map<
+    TransportLabel,
+    { sent: { inc(): void }; latency: { observe(s: number): void }; bit: number }
+  >();
   const of = (transport: TransportLabel) => {
     let entry = perTransport.get(transport);
     if (entry === undefined) {
-      entry = { sent: metrics.eventsDelivered.labels(transport), bit: 1 << perTransport.size };
+      entry = {
+        sent: metrics.eventsDelivered.labels(transport),
+        latency: metrics.ingestToSendSeconds.labels(transport),
+        bit: 1 << perTransport.size,
+      };
       perTransport.set(transport, entry);
     }
     return entry;
@@ -151,8 +158,7 @@ function transportMeter(metrics: MetricsService): DeliveryMeter {
       const entry = of(transport);
       entry.sent.inc();
       if (!encoded.firstSendOn(entry.bit)) return;
-      const receivedAt = Date.parse(encoded.event.received_at);
-      metrics.ingestToSendSeconds.observe({ transport }, (Date.now() - receivedAt) / 1000);
+      entry.latency.observe((Date.now() - Date.parse(encoded.event.received_at)) / 1000);
     },
     slowConsumer(transport) {
       metrics.slowConsumerDisconnects.inc({ transport });

@@ -85,7 +85,7 @@ export function encodeWsFrame(frame: WsServerFrame): string {
 }
 
 /** The event as a complete WebSocket text frame, built once and written as is to every connection. */
-export const WS_EVENT_FRAME = new WireForm('ws', (e) => textFrame(Buffer.from(e.json)));
+export const WS_EVENT_FRAME = new WireForm('ws', (e) => textFrame(e.json));
 
 /** `/ws/iot/{type}/` or `/ws/iot/{type}/{id}/`, trailing slash optional. */
 const PATH = /^\/ws\/iot\/([^/]+)(?:\/([^/]+))?\/?$/;

@@ -174,8 +174,9 @@ describe('DevicesRepository', () => {
   it('shows a write whose commit went through before the writer thread died by its stored position', async () => {
     const writer = new BatchWriter(db, onDataSource);
     repo = new SqliteDevicesRepository(db, writer);
-    const run = writer.run.bind(writer);
-    jest.spyOn(writer, 'run').mockImplementationOnce(async (statements: WriteStatement[]) => {
+    // Device rows and readings go as `runLater` jobs (they ride with the event log's next job).
+    const run = writer.runLater.bind(writer);
+    jest.spyOn(writer, 'runLater').mockImplementationOnce(async (statements: WriteStatement[]) => {
       await run(statements);
       throw new Error('the SQLite writer thread exited with code 1');
     });

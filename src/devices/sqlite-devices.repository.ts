@@ -71,12 +71,15 @@ export class SqliteDevicesRepository extends DevicesRepository {
       ...this.insertReadings.statements(readingValues),
     ];
     if (statements.length === 0) return;
-    // One process writes the file, so nobody else moves the position; a retry reads it first (DeviceWriterService).
+    // One process writes the file; still, the position moves only from `after` (a job whose UPDATE changes no
+    // row is undone), and a retry reads it first (DeviceWriterService).
     if (step !== undefined)
       statements.push({
         sql: `UPDATE projections SET last_id = ? WHERE name = 'devices' AND last_id = ?`,
         params: [step.upTo, step.after],
+        expectChanges: 1,
       });
-    await this.writer.run(statements);
+    // Nobody waits for these rows: they ride with the event log's next job (one wake-up, one commit).
+    await this.writer.runLater(statements);
   }
 }

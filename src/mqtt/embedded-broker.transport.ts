@@ -204,7 +204,9 @@ export class EmbeddedBrokerTransport extends MqttTransport {
 
   private listenTcp(broker: Aedes): Promise<AddressInfo> {
     const { port } = this.config.mqtt;
-    this.tcp = createServer((socket) => this.handle(broker, socket));
+    // No Nagle: a PUBACK written at a commit, or a message to a subscriber, goes at once rather than
+    // waiting for the peer's ACK of the previous small write (net servers leave Nagle on; HTTP's turn it off).
+    this.tcp = createServer({ noDelay: true }, (socket) => this.handle(broker, socket));
     return listenOrExplain(
       this.tcp,
       port,

@@ -30,7 +30,7 @@ async function setup(enqueue: Enqueue) {
   const rejected: { topic: string; reason: string }[] = [];
   const rejects = { record: (topic: string, _payload: Buffer, reason: string) => rejected.push({ topic, reason }) };
   const devices = { enqueue: jest.fn(enqueue), connected: () => Promise.resolve() };
-  const metrics = { mqttMessages: { inc: () => undefined } };
+  const metrics = { mqttMessages: { labels: () => ({ inc: () => undefined }) } };
   const ingestion = new MqttIngestionService(
     config,
     new DeviceTypes(),

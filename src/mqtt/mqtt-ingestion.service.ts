@@ -7,6 +7,7 @@ import { FencedError } from '../bus/ingest-fence';
 import { DeviceIngestService } from '../devices/device-ingest.service';
 import type { IngestMessage } from '../devices/ingest-message';
 import { MetricsService } from '../observability/metrics.service';
+import { StageClock } from '../observability/stage-clock';
 import { MqttRouter } from './mqtt-router';
 import type { Done, InboundMessage } from './mqtt-transport';
 import { MqttTransport } from './mqtt-transport';
@@ -31,6 +32,8 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
   private running: Promise<void> | undefined;
   /** Batches queued on the bus and not yet in the log. */
   private readonly writing = new Set<Promise<boolean>>();
+  /** `devicehub_mqtt_messages_total` by kind, each label looked up once (not once per message). */
+  private readonly counted: Record<IngestMessage['kind'], { inc(): void }>;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -38,8 +41,14 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
     private readonly transport: MqttTransport,
     private readonly devices: DeviceIngestService,
     private readonly rejects: RejectsService,
-    private readonly metrics: MetricsService,
+    metrics: MetricsService,
   ) {
+    const { mqttMessages } = metrics;
+    this.counted = {
+      data: mqttMessages.labels('data'),
+      status: mqttMessages.labels('status'),
+      command_response: mqttMessages.labels('command_response'),
+    };
     this.router = new MqttRouter(
       { topicPrefix: config.mqtt.topicPrefix, maxMessageSize: config.maxMessageSize, json: config.json },
       types,
@@ -72,6 +81,7 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
   private receive(inbound: InboundMessage, done: Done): void {
     const { topic, payload } = inbound;
     const receivedAt = Date.now();
+    const tracedAt = StageClock.on ? performance.now() : 0;
     let routed;
     try {
       routed = this.router.route(topic, payload, receivedAt);
@@ -88,7 +98,9 @@ export class MqttIngestionService implements OnApplicationBootstrap, OnModuleDes
         this.rejects.record(topic, payload, routed.reason, routed.detail, receivedAt);
         return done();
       case 'message':
-        this.metrics.mqttMessages.inc({ kind: routed.message.kind });
+        this.counted[routed.message.kind].inc();
+        if (tracedAt > 0 && routed.message.kind === 'data')
+          for (const sample of routed.message.samples) StageClock.mark(sample.values, 'received', tracedAt);
         this.batch.push(routed.message);
         this.sources.push(inbound);
         this.dones.push(done);

@@ -53,6 +53,8 @@ export class TlsListener {
     this.serving = loaded.summary;
     this.tls = createTlsServer({
       ...loaded.options,
+      // As on the plain TCP listener: small MQTT packets (PUBACKs at commit) are not held back by Nagle.
+      noDelay: true,
       requestCert: config.clientCerts !== 'off',
       // Checked at CONNECT instead, so the device gets a CONNACK saying why (and `optional` works at all).
       rejectUnauthorized: false,

@@ -1,0 +1,148 @@
+/**
+ * What a commit on the SQLite writer thread costs an event at everyday rates
+ * (issue #17), without a broker, clients or the rest of the service, so the
+ * figures move little with the machine's load:
+ *
+ *   npm run bench -- sqlite-commit [--rate 1000] [--seconds 10]
+ *
+ * Lone event-log appends (the counter, one event row of ~330 bytes, its batch
+ * row) go to the writer thread one at a time at `rate` a second, each with the
+ * previous event's device row and reading riding along (as `runLater` sends
+ * them), on the real schema, timed from the post to the answer. Two ways:
+ * - `in-commit`: SQLite's automatic checkpoint after a commit past 4,000
+ *   WAL pages, as the writer ran before;
+ * - `checkpointer`: the checkpointer thread beside the writer (PASSIVE every
+ *   100 ms, 20 ms past 8,000 pages; a RESTART between two transactions past
+ *   16,000 pages), as now.
+ * Printed: p50, p99, max of the round trip, how many took over 10 ms, the
+ * largest WAL seen.
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { DataSource } from 'typeorm';
+import { MIGRATIONS } from '../src/database/migrations';
+import { SqliteCheckpointer } from '../src/database/sqlite-checkpointer';
+import type { WriteJob, WriteResult, WriteStatement, WriterOptions } from '../src/database/sqlite-writer.protocol';
+import { WalState } from '../src/database/wal-state';
+import { ms, stats } from './latency-stats';
+
+const args = process.argv.slice(2);
+const flag = (name: string, fallback: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
+const RATE = flag('rate', 1000);
+const SECONDS = flag('seconds', 10);
+const BODY = JSON.stringify({ event: 'data', device_type: 'bench', data: { t: 1, seq: 1, pad: 'x'.repeat(200) } });
+
+async function schema(path: string): Promise<void> {
+  const db = new DataSource({ type: 'better-sqlite3', database: path, migrations: MIGRATIONS, migrationsRun: true });
+  await db.initialize();
+  await db.query(`PRAGMA journal_mode = WAL`);
+  await db.destroy();
+}
+
+/** One lone event's append, as SqliteEventLogRepository writes it. */
+function append(id: number): WriteStatement[] {
+  return [
+    { sql: `UPDATE event_sequence SET last_id = ? WHERE name = 'events' AND last_id = ?`, params: [id, id - 1] },
+    {
+      sql: `INSERT INTO events (id, event, device_type, device_id, received_at, body, message_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      params: [id, 'data', 'bench', `b-${id % 100}`, Date.now(), BODY, null],
+    },
+    {
+      sql: `INSERT INTO event_batches (batch_key, first_id, last_id, skipped) VALUES (?, ?, ?, ?)`,
+      params: [`bench-${id}`, id, id, ''],
+    },
+  ];
+}
+
+/** Its device row and reading, as SqliteDevicesRepository writes them. */
+function deviceWrite(id: number): WriteStatement[] {
+  const key = (id % 100) + 1;
+  return [
+    {
+      sql: `INSERT INTO devices (device_type, device_id, status, first_seen, last_seen, battery_level, firmware_version, latest_readings, device_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_type, device_id) DO UPDATE SET last_seen = excluded.last_seen, latest_readings = excluded.latest_readings`,
+      params: ['bench', `b-${id % 100}`, 'online', 0, Date.now(), null, null, '{"seq":{"value":1}}', key],
+    },
+    {
+      sql: `INSERT INTO readings (device_key, name, value, text_value, ts) VALUES (?, ?, ?, ?, ?)`,
+      params: [key, 'seq', id, null, Date.now()],
+    },
+  ];
+}
+
+async function run(mode: 'in-commit' | 'checkpointer'): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'dhb-bench-commit-'));
+  const path = join(dir, 'bench.sqlite');
+  await schema(path);
+  const wal = new WalState();
+  const options: WriterOptions = {
+    path,
+    busyTimeoutMs: 5000,
+    walAutocheckpointPages: mode === 'in-commit' ? 4000 : 64_000,
+    synchronous: 'FULL',
+    walState: wal.buffer,
+  };
+  const writer = new Worker(join(__dirname, '../src/database/sqlite-writer.worker.ts'), {
+    workerData: options,
+    execArgv: ['-r', 'ts-node/register/transpile-only'],
+  });
+  await new Promise((resolve) => writer.once('message', resolve));
+  const checkpointer =
+    mode === 'checkpointer'
+      ? new SqliteCheckpointer({
+          path,
+          busyTimeoutMs: 5000,
+          intervalMs: 100,
+          nearRestartIntervalMs: 20,
+          restartPages: 16_000,
+          walState: wal.buffer,
+        })
+      : undefined;
+  await checkpointer?.start();
+  const sentAt = new Map<number, number>();
+  const times: number[] = [];
+  writer.on('message', (results: WriteResult[]) => {
+    for (const r of results) {
+      const at = sentAt.get(r.id);
+      if ('error' in r) throw new Error(r.error);
+      if (at !== undefined) times.push(performance.now() - at);
+    }
+  });
+  let largestWal = 0;
+  const total = RATE * SECONDS;
+  const start = performance.now();
+  for (let id = 1; id <= total; id++) {
+    const due = start + ((id - 1) / RATE) * 1000;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (id > 1) writer.postMessage({ id: -id, statements: deviceWrite(id - 1) } satisfies WriteJob);
+    sentAt.set(id, performance.now());
+    writer.postMessage({ id, statements: append(id) } satisfies WriteJob);
+    if (id % 100 === 0) largestWal = Math.max(largestWal, statSync(`${path}-wal`).size);
+  }
+  while (times.length < total) await new Promise((resolve) => setTimeout(resolve, 10));
+  await checkpointer?.close();
+  const exited = new Promise((resolve) => writer.once('exit', resolve));
+  writer.postMessage('close');
+  await exited;
+  rmSync(dir, { recursive: true, force: true });
+  const s = stats(times);
+  const slow = times.filter((t) => t > 10).length;
+  console.log(
+    `| ${mode} | ${total} | ${ms(s.p50)} | ${ms(s.p99)} | ${ms(s.max)} | ${slow} | ${(largestWal / 2 ** 20).toFixed(1)} MB |`,
+  );
+}
+
+async function main(): Promise<void> {
+  console.log(`### SQLite commit round trip, ${RATE} lone appends a second for ${SECONDS} s\n`);
+  console.log('| checkpoints | appends | p50 | p99 | max | over 10 ms | largest WAL |\n|---|---|---|---|---|---|---|');
+  await run('in-commit');
+  await run('checkpointer');
+  console.log('');
+}
+
+void main();
