@@ -8,6 +8,7 @@ import { DeviceWriterService } from './device-writer.service';
 import type { ClusterLeaseService } from '../cluster/cluster-lease.service';
 import type { DevicesRepository, ProjectionStep, Samples } from './devices.repository';
 import { ProjectionMovedError } from './devices.repository';
+import { RefusedWrite } from '../database/write-errors';
 
 /** READINGS_BATCH_LIMIT and READINGS_QUEUE_LIMIT at their defaults. */
 const MAX_READINGS_PER_WRITE = 20_000;
@@ -77,6 +78,8 @@ async function setup(options: Options = {}) {
         throw new Error('database unreachable');
       }
       if (step && step.after !== stored.position) throw new ProjectionMovedError(step);
+      // A value the database refuses whatever the retry (a constraint, a type).
+      if (samples.some((sample) => sample.data.poison !== undefined)) throw new RefusedWrite('value out of range');
       const readings = samples.flatMap((sample) =>
         Object.entries(sample.data)
           .filter(([, value]) => value !== undefined)
@@ -291,6 +294,18 @@ describe('DeviceWriterService', () => {
     } finally {
       jest.useRealTimers();
     }
+  });
+
+  it('leaves out only the readings the database refuses for their data, and stores the rest in order (issue #11)', async () => {
+    const s = await setup();
+    const batch = [1, 2, 3, 4, 5].map((t) => event('data', 'a', t === 4 ? { t, poison: 1 } : { t }));
+    s.commit(batch);
+    s.commit([event('data', 'b', { t: 6 })]);
+    await s.writer.flush();
+    expect(s.writes.flatMap((w) => w.readings.map((r) => r.value))).toEqual([1, 2, 3, 5, 6]);
+    // The device row of the refused event is still written, and the position passes it.
+    expect(s.stored.position).toBe(Number(batch[4].id) + 1);
+    expect(s.writer.stats.refused).toBe(1);
   });
 
   it('projects nothing while another instance leads the cluster', async () => {

@@ -7,6 +7,7 @@ import { ClusterLeaseService } from '../cluster/cluster-lease.service';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
 import { GroupCommitQueue } from '../database/group-commit-queue';
+import { refusedForItsData } from '../database/write-errors';
 import type { Device } from './device.entity';
 import { DeviceRegistryService } from './device-registry.service';
 import type { Samples } from './devices.repository';
@@ -50,7 +51,7 @@ export class DeviceWriterService implements OnApplicationBootstrap, BeforeApplic
   /** A change of role (leader or not) waiting for the previous one to finish. */
   private switching: Promise<void> = Promise.resolve();
   /** Counters for health and metrics. */
-  readonly stats = { writes: 0, readings: 0, writeErrors: 0 };
+  readonly stats = { writes: 0, readings: 0, writeErrors: 0, refused: 0 };
 
   constructor(
     private readonly bus: EventBusService,
@@ -160,6 +161,52 @@ export class DeviceWriterService implements OnApplicationBootstrap, BeforeApplic
       return;
     }
     const events = after < Number(write.events[0].id) ? write.events : write.events.filter((e) => Number(e.id) > after);
+    await this.store(events, after, write.upTo);
+    this.stats.writes++;
+    this.stats.readings += write.readings;
+    if (this.failing) this.logger.log('Devices and readings writable again');
+    this.failing = false;
+  }
+
+  /**
+   * Stores what the events (`after`, `upTo`] make. A write the database
+   * refuses for its data (issue #11, item 4) would fail every retry and
+   * hold every reading behind it, so it is halved until the refused event
+   * is found; that event's readings (or, failing that, its device row too)
+   * are left out and said in the log, and the rest is stored in order.
+   */
+  private async store(events: readonly DeviceEvent[], after: number, upTo: number): Promise<void> {
+    const { devices, samples } = this.changes(events);
+    // Nothing to store moves nothing: the next write starts from the same stored position.
+    if (devices.length === 0) return;
+    try {
+      await this.repository.write(devices, samples, { after, upTo });
+      this.written = upTo;
+      return;
+    } catch (err) {
+      if (!refusedForItsData(err)) throw err;
+      if (events.length > 1) {
+        const half = events.length >> 1;
+        await this.store(events.slice(0, half), after, Number(events[half - 1].id));
+        return this.store(events.slice(half), this.written, upTo);
+      }
+      this.stats.refused++;
+      this.logger.error(
+        `The database refused the readings of event ${events[0].id}; they are left out: ${String(err)}`,
+      );
+    }
+    try {
+      await this.repository.write(devices, [], { after, upTo });
+    } catch (err) {
+      if (!refusedForItsData(err)) throw err;
+      // Its device row too: only the position moves.
+      await this.repository.write([], [], { after, upTo });
+    }
+    this.written = upTo;
+  }
+
+  /** The devices the events touch (as the registry has them now, at least as new as these events) and their readings. */
+  private changes(events: readonly DeviceEvent[]): { devices: Device[]; samples: Samples[] } {
     const devices = new Map<string, Device>();
     const samples: Samples[] = [];
     for (const event of events) {
@@ -180,14 +227,7 @@ export class DeviceWriterService implements OnApplicationBootstrap, BeforeApplic
           data: event.data,
         });
     }
-    // Nothing to store moves nothing: the next write starts from the same stored position.
-    if (devices.size === 0) return;
-    await this.repository.write([...devices.values()], samples, { after, upTo: write.upTo });
-    this.written = write.upTo;
-    this.stats.writes++;
-    this.stats.readings += write.readings;
-    if (this.failing) this.logger.log('Devices and readings writable again');
-    this.failing = false;
+    return { devices: [...devices.values()], samples };
   }
 
   /** Everything is kept, in order, and retried: readings are never dropped. */

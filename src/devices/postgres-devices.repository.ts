@@ -47,7 +47,7 @@ export class PostgresDevicesRepository extends DevicesRepository {
 
   async write(devices: readonly Device[], samples: readonly Samples[], step?: ProjectionStep): Promise<void> {
     const keys = await this.deviceKeys();
-    if (devices.length === 0 && samples.length === 0) return;
+    if (devices.length === 0 && samples.length === 0 && step === undefined) return;
     await this.db.transaction(async (tx) => {
       const runner = tx.queryRunner;
       if (!runner) throw new Error('transaction without a query runner');

@@ -70,7 +70,7 @@ export class SqliteDevicesRepository extends DevicesRepository {
       ...this.insertDevices.statements(deviceValues),
       ...this.insertReadings.statements(readingValues),
     ];
-    if (statements.length === 0) return;
+    if (statements.length === 0 && step === undefined) return;
     // One process writes the file; still, the position moves only from `after` (a job whose UPDATE changes no
     // row is undone), and a retry reads it first (DeviceWriterService).
     if (step !== undefined)
