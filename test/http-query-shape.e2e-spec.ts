@@ -3,6 +3,7 @@ import type { TestApp } from './support/app';
 import { bootApp } from './support/app';
 import type { WireEvent } from './support/web-clients';
 import { connectDevice, numbersOf, publishNumbers } from './support/web-clients';
+import { waitFor } from './support/wait';
 
 /**
  * Careless query strings (issue #18, item 7): `name[]=` and repeated names
@@ -51,6 +52,12 @@ describe('query parameter shapes and response headers', () => {
   it('leaves the stored poll position where it was when the cursor is refused, and serves the next poll', async () => {
     const first = await pollEvents('client_id=careful');
     await publishNumbers(app, device, 'shape', 's-1', [1, 2]);
+    // Both in the log (an external broker acknowledges the device before the bridge commits): read with a
+    // cursor of its own, which leaves the client's stored position alone.
+    await waitFor(
+      async () => (numbersOf((await pollEvents(`cursor=${first.cursor}`)).events).length === 2 ? true : undefined),
+      'both events in the log',
+    );
     const refused = await get('/iot/poll/shape/?client_id=careful&cursor[]=1&wait=5');
     expect(refused.status).toBe(400);
     // Without a cursor: everything since this client's last good poll, the two events included.
