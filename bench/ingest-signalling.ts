@@ -19,6 +19,8 @@ import { RATE_PER_SECOND } from '../src/signalling/connection-limits';
 import { DeviceTokensService } from '../src/signalling/device-tokens.service';
 
 export const SIGNALLING_TYPE = 'sigdev';
+/** Messages per second per connection: 90% of the protocol's limit. */
+const PACE = RATE_PER_SECOND * 0.9;
 
 export interface SignallingRun {
   seconds: number;
@@ -59,11 +61,26 @@ export async function publishSignalling(
   await new Promise<void>((resolve, reject) => {
     let failed = false;
     clients.forEach((client, c) => {
-      // Connection c sends messages c, c + n, c + 2n, …, as the MQTT workload does.
+      // Connection c sends messages c, c + n, c + 2n, …, as the MQTT workload does, under the protocol's
+      // per-connection rate (over it the server closes the connection, 4011): a device's own pace.
       let next = c;
       let inFlight = 0;
+      let sent = 0;
+      let waiting = false;
       const pump = (): void => {
         while (!failed && inFlight < window && next < count) {
+          const due = started + (sent * 1000) / PACE;
+          if (due > performance.now()) {
+            if (!waiting) {
+              waiting = true;
+              setTimeout(() => {
+                waiting = false;
+                pump();
+              }, due - performance.now());
+            }
+            return;
+          }
+          sent++;
           const i = next;
           next += clients.length;
           inFlight++;
