@@ -28,10 +28,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { Client } from 'pg';
 import WebSocket from 'ws';
 import type { Stats } from './latency-stats';
 import { ms, stats } from './latency-stats';
+import { freshPostgres } from './fresh-postgres';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number): number => {
@@ -100,21 +100,6 @@ async function instance(env: Record<string, string>): Promise<Running> {
   };
 }
 
-/** A database of its own for a phase. */
-async function database(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `dhb_bench_${randomBytes(4).toString('hex')}`;
-  const admin = async (sql: string): Promise<void> => {
-    const c = new Client({ connectionString: DATABASE_URL });
-    await c.connect();
-    await c.query(sql);
-    await c.end();
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(DATABASE_URL as string);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-}
-
 /** A WebSocket client recording the latency of each event past the warm-up. */
 async function client(url: string, samples: number[], counter: { n: number }): Promise<WebSocket> {
   const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws/iot/bench/`);
@@ -174,7 +159,7 @@ interface InstanceFigures {
 
 /** One phase: instances up, a client on each, publish, measure, everything down. */
 async function phase(envs: Record<string, string>[], prefix: string): Promise<InstanceFigures[]> {
-  const db = await database();
+  const db = await freshPostgres(DATABASE_URL as string);
   const started: Running[] = [];
   const sockets: WebSocket[] = [];
   const publisher = await mqtt.connectAsync(MQTT_URL as string, {

@@ -27,9 +27,7 @@
  * of the bare subscriber's. Mosquitto or Node-RED unavailable: those peers
  * are skipped with a note. Loopback only; about 2 minutes.
  */
-import { randomBytes } from 'node:crypto';
 import { availableParallelism, loadavg } from 'node:os';
-import { Client } from 'pg';
 import type { StageReport } from '../src/observability/stage-clock';
 import type { ServerStages } from './delivery-server';
 import type { Sample } from './delivery-harness';
@@ -37,6 +35,7 @@ import { Server, mqttClient, openMany, paced, payload, settle, wsClient } from '
 import type { Stats } from './latency-stats';
 import { ms, stats } from './latency-stats';
 import { NodeRed, installNodeRed } from './node-red';
+import { freshPostgres } from './fresh-postgres';
 
 const args = process.argv.slice(2);
 const list = (name: string, fallback: string[]): string[] => {
@@ -92,24 +91,6 @@ async function bridge(options: { mqttUrl?: string; topicPrefix?: string; postgre
       await database?.drop();
     },
   };
-}
-
-/** A PostgreSQL database of its own for one peer and workload, dropped after it. */
-async function freshPostgres(url: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `dhb_bench_${randomBytes(4).toString('hex')}`;
-  const admin = async (sql: string): Promise<void> => {
-    const client = new Client({ connectionString: url });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const own = new URL(url);
-  own.pathname = `/${name}`;
-  return { url: own.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
 async function reachable(url: string): Promise<boolean> {

@@ -27,12 +27,10 @@
  * half; the script exits 1 when it did not, or when a message was lost.
  * Targets: nothing lost; bridge >= 60% of the bare rate; memory flat.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { startApp } from '../src/app';
 import type { RunningApp } from '../src/app';
@@ -43,6 +41,7 @@ import { MqttTransport } from '../src/mqtt/mqtt-transport';
 import { loadavg } from 'node:os';
 import { DEVICES, bareQos1, publishQos1, workloads } from './ingest-qos1';
 import { SIGNALLING_TYPE, publishSignalling } from './ingest-signalling';
+import { freshPostgres } from './fresh-postgres';
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -239,24 +238,6 @@ async function soak(app: RunningApp, url: string, label: string): Promise<boolea
       `${total} sent, ${inLog} in the log: ${lost === 0 ? 'nothing lost' : `${lost} LOST`}.\n`,
   );
   return flat && lost === 0;
-}
-
-/** A PostgreSQL database of its own for one run, so earlier runs' rows do not weigh on this one. */
-async function freshPostgres(url: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `dhb_bench_${randomBytes(4).toString('hex')}`;
-  const admin = async (sql: string): Promise<void> => {
-    const client = new Client({ connectionString: url });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const own = new URL(url);
-  own.pathname = `/${name}`;
-  return { url: own.toString(), drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
 async function run(label: string, postgresUrl: string | undefined): Promise<boolean> {
