@@ -1,6 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { BatchWriter } from '../database/batch-writer';
 import { pgSafe } from '../database/bulk-insert';
+import { isoMs } from '../common/iso-time';
 import { CopyFields, copyField, copyIn, copyJson } from '../database/pg-copy';
 import type { NewEvent } from './device-event';
 import type { Appended } from './event-log.repository';
@@ -75,7 +76,7 @@ export class PostgresEventLogRepository extends EventLogRepository {
       let text = '';
       for (const [e, p] of rows) {
         const messageId = storedMessageId(e);
-        text += `${p.id}\t${fields.get(p.event)}\t${fields.get(p.device_type)}\t${fields.get(p.device_id)}\t${Date.parse(p.received_at)}\t${copyJson(bodyOf(p))}\t${messageId === null ? '\\N' : copyField(messageId)}\n`;
+        text += `${p.id}\t${fields.get(p.event)}\t${fields.get(p.device_type)}\t${fields.get(p.device_id)}\t${isoMs(p.received_at)}\t${copyJson(bodyOf(p))}\t${messageId === null ? '\\N' : copyField(messageId)}\n`;
       }
       await copyIn(runner, 'events', COLUMN_NAMES, text);
       const lastId = first + rows.length - 1;

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+import { isoMs } from '../common/iso-time';
 import type { BatchWriter, WriteStatement } from '../database/batch-writer';
 import { BulkInsert } from '../database/bulk-insert';
 import type { BulkColumn } from '../database/bulk-insert';
@@ -110,7 +111,7 @@ function rowValues(rows: readonly Row[]): unknown[] {
       p.event,
       p.device_type,
       p.device_id,
-      Date.parse(p.received_at),
+      isoMs(p.received_at),
       bodyOf(p),
       storedMessageId(e),
     );
