@@ -45,7 +45,7 @@ export class DeviceIngestService {
    * first publishes (issue #13). A known device keeps its status.
    */
   async provisioned(deviceType: string, deviceId: string, reason = 'credentials_minted'): Promise<void> {
-    if (this.registry.current(deviceType, deviceId) !== undefined) return;
+    if (this.registry.currentStatus(deviceType, deviceId) !== undefined) return;
     await this.ingest([serviceStatus(deviceType, deviceId, PROVISIONING, reason)]);
   }
 
@@ -56,7 +56,7 @@ export class DeviceIngestService {
    * only the device changes.
    */
   async connected(deviceType: string, deviceId: string): Promise<void> {
-    const status = this.registry.current(deviceType, deviceId)?.status;
+    const status = this.registry.currentStatus(deviceType, deviceId);
     if (status !== undefined && status !== OFFLINE && status !== PROVISIONING) return;
     await this.ingest([serviceStatus(deviceType, deviceId, ONLINE, 'connected')]);
   }
@@ -66,7 +66,7 @@ export class DeviceIngestService {
    * last will `{"status": "offline"}` of an MQTT device says, with the reason.
    */
   async disconnected(deviceType: string, deviceId: string): Promise<void> {
-    const status = this.registry.current(deviceType, deviceId)?.status;
+    const status = this.registry.currentStatus(deviceType, deviceId);
     if (status === undefined || status === OFFLINE) return;
     await this.ingest([serviceStatus(deviceType, deviceId, OFFLINE, 'disconnected')]);
   }
@@ -111,7 +111,7 @@ export class DeviceIngestService {
 
   /** Appends the events of one message, as the device's current state makes them. */
   private eventsOf(m: IngestMessage, events: NewEvent[]): void {
-    const change = statusChange(m, this.registry.current(m.deviceType, m.deviceId)?.status ?? null);
+    const change = statusChange(m, this.registry.currentStatus(m.deviceType, m.deviceId) ?? null);
     const receivedAt = isoTime(m.receivedAt);
     // One origin per message, its timestamp set per event: the event constructors copy its fields.
     const origin = {

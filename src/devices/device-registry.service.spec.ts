@@ -113,6 +113,30 @@ describe('DeviceRegistryService', () => {
     expect(registry.current('ws', 'b')).toBe(registry.get('ws', 'b'));
   });
 
+  it('never changes a device it handed out: later events, projected or committed, make a new one', async () => {
+    let ingest: (...events: NewEvent[]) => Promise<unknown>;
+    let commit: (...events: NewEvent[]) => DeviceEvent[];
+    ({ registry, ingest, commit } = await makeRegistry());
+    await ingest(data('a', { t: 1 }));
+    const committed = registry.get('ws', 'a') as Device;
+    const frozenCommitted = JSON.stringify(committed);
+    // Projected: the entry's own copy changes in place until current() hands it out.
+    registry.project([data('a', { t: 2 }), data('a', { t: 3 })]);
+    const projected = registry.current('ws', 'a') as Device;
+    expect(projected.latestReadings.t.value).toBe(3);
+    registry.project([status('ws', 'a', 'error', 'online')]);
+    expect(projected.status).toBe('online');
+    expect(registry.currentStatus('ws', 'a')).toBe('error');
+    // Committed: one batch folds into one new device; the one handed out before stays as it was.
+    jest.setSystemTime(T0 + 1000);
+    commit(data('a', { t: 4 }), data('a', { t: 5, u: 1 }));
+    expect(JSON.stringify(committed)).toBe(frozenCommitted);
+    expect(registry.get('ws', 'a')).toMatchObject({
+      lastSeen: T0 + 1000,
+      latestReadings: { t: { value: 5 }, u: { value: 1 } },
+    });
+  });
+
   it('forgets what a left-out event would have done: a redelivered message changes nothing (issue #14)', async () => {
     let ingest: (...events: NewEvent[]) => Promise<unknown>;
     let leftOut: Set<NewEvent>;

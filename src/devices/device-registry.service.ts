@@ -8,7 +8,7 @@ import { DeviceTypes } from '../config/device-types';
 import { toNameMap } from '../common/name-map';
 import type { Device } from './device.entity';
 import { OFFLINE, PROVISIONING, statusEvent } from './device-events';
-import { HEARTBEAT_TIMEOUT, reduceDevice } from './device-state';
+import { HEARTBEAT_TIMEOUT, reduceDevice, reduceDeviceInPlace } from './device-state';
 import { DevicesRepository } from './devices.repository';
 
 export { HEARTBEAT_TIMEOUT, isLater } from './device-state';
@@ -32,6 +32,8 @@ interface Projected {
   device: Readonly<Device>;
   /** Events of this device still on their way. */
   inFlight: number;
+  /** `device` is a copy this entry made and never handed out (`current`): the next events change it in place. */
+  own: boolean;
 }
 
 /** This instance's events that the log has answered for, waiting for the registry to hold their effect. */
@@ -115,7 +117,17 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
   /** The device with this instance's events still on their way to the log applied: what the next message is judged by. */
   current(deviceType: string, deviceId: string): Readonly<Device> | undefined {
     const key = keyOf(deviceType, deviceId);
-    return this.projected.get(key)?.device ?? this.devices.get(key);
+    const entry = this.projected.get(key);
+    if (entry === undefined) return this.devices.get(key);
+    // Handed out, it must not change under its holder: the next event copies it.
+    entry.own = false;
+    return entry.device;
+  }
+
+  /** `current(…)?.status`, without handing the device out (ingestion asks for every message). */
+  currentStatus(deviceType: string, deviceId: string): string | undefined {
+    const key = keyOf(deviceType, deviceId);
+    return (this.projected.get(key)?.device ?? this.devices.get(key))?.status;
   }
 
   /** Every device, in no particular order. */
@@ -137,13 +149,21 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
       const e = events[i];
       const key = keyOf(e.device_type, e.device_id);
       const entry = this.projected.get(key);
-      const device = reduceDevice(entry?.device ?? this.devices.get(key), e);
-      if (device === undefined) continue;
-      if (entry === undefined) this.projected.set(key, { device, inFlight: 1 });
-      else {
-        entry.device = device;
+      if (entry !== undefined) {
+        if (entry.own) reduceDeviceInPlace(entry.device, e);
+        else {
+          const device = reduceDevice(entry.device, e) as Device;
+          entry.own = device !== entry.device;
+          entry.device = device;
+        }
         entry.inFlight++;
+        this.settle(e.device_type, e.device_id, entry.device);
+        continue;
       }
+      const committed = this.devices.get(key);
+      const device = reduceDevice(committed, e);
+      if (device === undefined) continue;
+      this.projected.set(key, { device, inFlight: 1, own: device !== committed });
       this.settle(e.device_type, e.device_id, device);
     }
   }
@@ -166,12 +186,20 @@ export class DeviceRegistryService implements OnModuleInit, OnApplicationBootstr
 
   /** Committed batches, in log order: the one way the committed state changes. */
   private apply(batch: readonly DeviceEvent[]): void {
+    // Devices this batch made: nobody outside holds them before it is applied, so its later events change them in place.
+    const made = new Set<Readonly<Device>>();
     for (const e of batch) {
       const key = keyOf(e.device_type, e.device_id);
       const before = this.devices.get(key);
-      const device = reduceDevice(before, e);
-      if (device === undefined || device === before) continue;
-      this.devices.set(key, device);
+      let device: Readonly<Device> | undefined = before;
+      if (before !== undefined && made.has(before)) {
+        if (!reduceDeviceInPlace(before, e)) continue;
+      } else {
+        device = reduceDevice(before, e);
+        if (device === undefined || device === before) continue;
+        made.add(device);
+        this.devices.set(key, device);
+      }
       if (!this.projected.has(key)) this.settle(e.device_type, e.device_id, device);
     }
     if (batch.length > 0) this.lastApplied = Number(batch[batch.length - 1].id);

@@ -1,7 +1,7 @@
 import type { Device } from './device.entity';
 import { commandEvent, commandResponseEvent, dataEvent, statusEvent } from './device-events';
 import type { Origin } from './device-events';
-import { HEARTBEAT_TIMEOUT, isLater, reduceDevice } from './device-state';
+import { HEARTBEAT_TIMEOUT, isLater, reduceDevice, reduceDeviceInPlace } from './device-state';
 import type { StateEvent } from './device-state';
 
 const T0 = Date.UTC(2025, 0, 15, 12, 0, 0);
@@ -68,6 +68,22 @@ describe('reduceDevice', () => {
     expect(next?.latestReadings.t.value).toBe(2);
     expect(reduceDevice(device, commandEvent(at(T0 + 3), 'r', 'reboot', {}))).toBe(device);
     expect(reduceDevice(undefined, { ...dataEvent(at(T0), {}), event: 'alert' })).toBeUndefined();
+  });
+
+  it('folds into its own answer in place to the same state, leaving the device it copied alone', () => {
+    const events = [
+      dataEvent(at(T0 + 1), { t: 2 }),
+      statusEvent(at(T0 + 2), 'online', 'low_battery', { battery_level: 9 }),
+      dataEvent({ ...at(T0 + 3), timestamp: new Date(T0).toISOString() }, { t: 0, u: 1 }),
+      commandEvent(at(T0 + 4), 'r', 'reboot', {}),
+    ];
+    const device = fold([dataEvent(at(T0), { t: 1 })]) as Device;
+    const frozen = JSON.stringify(device);
+    const draft = reduceDevice(device, events[0]) as Device;
+    expect(events.slice(1).map((e) => reduceDeviceInPlace(draft, e))).toEqual([true, true, false]);
+    expect(draft).toEqual(fold(events, device));
+    expect(draft.latestReadings.t.value).toBe(2);
+    expect(JSON.stringify(device)).toBe(frozen);
   });
 
   it('keeps readings named like Object.prototype members (issue #18)', () => {
