@@ -102,6 +102,24 @@ describe('BatchWriter on a SQLite file', () => {
     expect(await values()).toEqual([2, 3]);
   });
 
+  it('sends a big runLater job at once, after the jobs held before it', async () => {
+    // The held job's LATER_MS timer never fires: only the big job can send it.
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    try {
+      const held = writer.runLater([insert(1)]);
+      const rows = Array.from({ length: 4096 }, (_, i) => i + 2);
+      const big = writer.runLater([
+        { sql: `INSERT INTO t (n) VALUES ${rows.map(() => '(?)').join(',')}`, params: rows },
+        // Passes only if row 1 is in already when this job runs.
+        { sql: 'UPDATE t SET n = 0 WHERE n = 1', params: [], expectChanges: 1 },
+      ]);
+      expect(await Promise.all([held, big])).toEqual([[1], [4096, 1]]);
+    } finally {
+      jest.useRealTimers();
+    }
+    expect(await values()).toEqual([0, ...Array.from({ length: 4096 }, (_, i) => i + 2)]);
+  });
+
   it('copies the WAL back into the database file beside the writes (the checkpointer thread)', async () => {
     const path = join(dir, 'db.sqlite');
     const before = statSync(path).size;

@@ -40,6 +40,16 @@ const WAL_RESTART_PAGES = 16000;
  * event follows them.
  */
 const LATER_MS = 50;
+/**
+ * Parameters from which a `runLater` job goes to the thread at once instead
+ * of waiting for the next `run`. @default 4096 (about 800 readings, what
+ * some 160 data events make): a commit of its own then costs little beside
+ * its rows, and the thread writes them while the event loop makes the next
+ * event batch. Held back, they kept the thread idle while it did: under the
+ * QoS 0 ingest bench's load the thread waited 25-50 ms for each 5,000-event
+ * job (BENCHMARKS.md, "#14 before/after").
+ */
+const LATER_AT_ONCE_PARAMS = 4096;
 /** SQLite's own checkpoint inside a commit: a safety net should the checkpointer thread be away. @default 4 × WAL_RESTART_PAGES */
 const WAL_AUTOCHECKPOINT_PAGES = 4 * WAL_RESTART_PAGES;
 
@@ -127,13 +137,18 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
    * wake-up of the thread and share one transaction; alone, it goes after
    * LATER_MS. At 1,000 lone events a second that halves the thread's
    * wake-ups and commits, and an event no longer waits behind a readings
-   * commit of its own (issue #17).
+   * commit of its own (issue #17). A big job (LATER_AT_ONCE_PARAMS) goes at once.
    */
   runLater(statements: WriteStatement[]): Promise<number[]> {
     if (this.path === undefined) return this.inProcess(statements);
     if (this.closing) return Promise.reject(new Error('the SQLite writer is closed'));
     return new Promise<number[]>((resolve, reject) => {
       this.later.push({ statements, resolve, reject });
+      if (this.worker !== undefined && paramCount(statements) >= LATER_AT_ONCE_PARAMS) {
+        // The jobs held before it go first: their order is kept.
+        this.sendLater(this.worker);
+        return;
+      }
       this.laterTimer ??= setTimeout(() => {
         this.laterTimer = undefined;
         this.sendLaterAlone();
@@ -257,6 +272,12 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
     if ('error' in result) waiting.reject(Object.assign(new Error(result.error), { code: result.code }));
     else waiting.resolve(result.changes);
   }
+}
+
+function paramCount(statements: readonly WriteStatement[]): number {
+  let count = 0;
+  for (const s of statements) count += s.params.length;
+  return count;
 }
 
 /** SQLITE_SYNCHRONOUS as the pragma takes it: FULL unless `normal` was asked for. */

@@ -126,6 +126,8 @@ async function setup(options: Options = {}) {
     devices,
     stored,
     commit: (batch: DeviceEvent[]) => committed.next(batch),
+    /** One turn of the event loop: a write starts with the batches committed before it. */
+    turn: () => new Promise<void>((resolve) => setImmediate(resolve)),
     hold: (): void => {
       gate = new Promise<void>((resolve) => (open = resolve));
     },
@@ -161,6 +163,7 @@ describe('DeviceWriterService', () => {
     const s = await setup();
     s.hold();
     s.commit([event('data', 'a', { t: -1 })]);
+    await s.turn();
     const perEvent = 7;
     const events = Math.ceil((2.5 * MAX_READINGS_PER_WRITE) / perEvent);
     for (let i = 0; i < events; i++)
@@ -182,6 +185,7 @@ describe('DeviceWriterService', () => {
     s.hold();
     s.devices.get('a')!.status = 'error';
     s.commit([event('status', 'a', {})]);
+    await s.turn();
     s.devices.get('a')!.latestReadings.t = { value: 1, timestamp: T };
     s.commit([event('data', 'a', { t: 1 })]);
     s.release();
@@ -195,6 +199,7 @@ describe('DeviceWriterService', () => {
     const s = await setup();
     s.hold();
     s.commit([event('status', 'a', {})]);
+    await s.turn();
     // The registry replaces a device's state with every event; the writer keeps the newest.
     s.devices.set('a', { ...device('a'), status: 'error' });
     s.commit([event('status', 'a', {})]);
@@ -209,12 +214,22 @@ describe('DeviceWriterService', () => {
     const s = await setup();
     s.hold();
     s.commit([event('data', 'a', { t: 1 })]);
+    await s.turn();
     for (let i = 0; i < 20; i++) s.commit([event('data', i % 2 ? 'a' : 'b', { t: i })]);
     s.release();
     await s.writer.flush();
     expect(s.repo.write).toHaveBeenCalledTimes(2);
     expect(s.writes.map((w) => w.readings.length)).toEqual([1, 20]);
     expect(s.writes[1].devices.map((d) => d.deviceId).sort()).toEqual(['a', 'b']);
+  });
+
+  it('starts a write once the event loop is done with the batch: the batches committed meanwhile go with it', async () => {
+    const s = await setup();
+    s.commit([event('data', 'a', { t: 1 })]);
+    s.commit([event('data', 'b', { t: 2 })]);
+    expect(s.repo.write).not.toHaveBeenCalled();
+    await s.writer.flush();
+    expect(s.writes.map((w) => w.readings.map((r) => r.value))).toEqual([[1, 2]]);
   });
 
   it('ignores events that are not a registered device speaking', async () => {
@@ -236,6 +251,7 @@ describe('DeviceWriterService', () => {
       const [one] = [event('data', 'a', { t: 1 })];
       const [two] = [event('data', 'a', { t: 2 })];
       s.commit([one]);
+      await jest.advanceTimersByTimeAsync(0);
       s.commit([two]);
       await jest.advanceTimersByTimeAsync(1000);
       await s.writer.flush();
@@ -263,6 +279,7 @@ describe('DeviceWriterService', () => {
       s.commit([event('data', 'a', { t: 1 }), event('data', 'b', { t: 2 })]);
       await jest.advanceTimersByTimeAsync(1000);
       s.commit([event('data', 'a', { t: 3 })]);
+      await jest.advanceTimersByTimeAsync(0);
       await s.writer.flush();
       expect(s.writes.flatMap((w) => w.readings.map((r) => r.value))).toEqual([1, 2, 3]);
     } finally {

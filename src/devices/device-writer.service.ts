@@ -4,6 +4,7 @@ import type { DeviceEvent } from '../bus/device-event';
 import type { Following } from '../bus/event-reader.service';
 import { EventBusService } from '../bus/event-bus.service';
 import { ClusterLeaseService } from '../cluster/cluster-lease.service';
+import { isoMs } from '../common/iso-time';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
 import { GroupCommitQueue } from '../database/group-commit-queue';
@@ -48,6 +49,8 @@ export class DeviceWriterService implements OnApplicationBootstrap, BeforeApplic
   /** Where the stored projection stands, as this instance last wrote or read it. */
   private written = 0;
   private failing = false;
+  /** The queue's start, waiting for the event loop to finish with the batch it was taken from. */
+  private starting: Promise<void> | undefined;
   /** A change of role (leader or not) waiting for the previous one to finish. */
   private switching: Promise<void> = Promise.resolve();
   /** Counters for health and metrics. */
@@ -100,15 +103,16 @@ export class DeviceWriterService implements OnApplicationBootstrap, BeforeApplic
   }
 
   /** Resolves once everything taken so far is in the database. */
-  flush(): Promise<void> {
-    return this.queue.drain();
+  async flush(): Promise<void> {
+    await this.starting;
+    await this.queue.drain();
   }
 
   /** From the stored position: the log's events after it, then every committed batch as it comes. */
   private async startProjecting(): Promise<void> {
     if (this.following) return;
     // A previous turn's writes finish first, so the position read is theirs.
-    await this.queue.drain();
+    await this.flush();
     for (;;) {
       try {
         this.written = await this.repository.projected();
@@ -133,14 +137,22 @@ export class DeviceWriterService implements OnApplicationBootstrap, BeforeApplic
   private stopProjecting(): Promise<void> {
     this.following?.stop();
     this.following = undefined;
-    return this.queue.drain();
+    return this.flush();
   }
 
   private take(batch: readonly DeviceEvent[]): void {
     let readings = 0;
     for (const event of batch) if (event.event === 'data') readings += readingCount(event.data);
     this.queue.add(batch, readings);
-    this.queue.start();
+    // Started once the event loop is done with the committed batch: by then the event log has sent its next
+    // batch to the database, which writes it while this write's rows are made (BENCHMARKS.md, "#14 before/after").
+    this.starting ??= new Promise<void>((resolve) =>
+      setImmediate(() => {
+        this.starting = undefined;
+        this.queue.start();
+        resolve();
+      }),
+    );
   }
 
   private seal(batches: (readonly DeviceEvent[])[], readings: number): Write {
@@ -223,7 +235,7 @@ export class DeviceWriterService implements OnApplicationBootstrap, BeforeApplic
         samples.push({
           deviceType: event.device_type,
           deviceId: event.device_id,
-          ts: Date.parse(event.timestamp),
+          ts: isoMs(event.timestamp),
           data: event.data,
         });
     }
