@@ -17,6 +17,16 @@ export interface Received {
   };
   /** Whether it answered 2xx (what the connector counts as delivered). */
   acknowledged: boolean;
+  /** When it arrived (ms since the epoch). */
+  at: number;
+}
+
+export interface DeliveryCounts {
+  events: number;
+  missing: number;
+  duplicated: number;
+  reordered: number;
+  requests: number;
 }
 
 /** How the receiver answers the next request: a status, after an optional delay; `hang` never answers. */
@@ -50,6 +60,7 @@ export class WebhookReceiver {
           raw,
           body: JSON.parse(raw) as Received['body'],
           acknowledged: false,
+          at: Date.now(),
         };
         this.requests.push(request);
         const answer = this.answer(request);
@@ -91,6 +102,37 @@ export class WebhookReceiver {
   /** Every event id received, acknowledged or not, in arrival order. */
   receivedIds(): string[] {
     return this.requests.flatMap((r) => r.body.events.map((e) => e.id));
+  }
+
+  /**
+   * The fault count of a delivery: of the `expected` event ids (in log
+   * order), how many never came in an acknowledged request, how many came
+   * more than once (received again after a request that was acknowledged or
+   * left hanging: at least once allows it, and the fault tests print it), and
+   * how many were first acknowledged out of log order.
+   */
+  deliveryCounts(expected: readonly string[]): DeliveryCounts {
+    const acked = this.acknowledgedIds();
+    const position = new Map(expected.map((id, i) => [id, i]));
+    const seen = new Set<string>();
+    let last = -1;
+    let reordered = 0;
+    for (const id of acked) {
+      const at = position.get(id);
+      // Events not expected (a broadcast a kill cut before its answer) are neither counted nor in the way.
+      if (at === undefined || seen.has(id)) continue;
+      seen.add(id);
+      if (at < last) reordered++;
+      last = Math.max(last, at);
+    }
+    const received = this.receivedIds();
+    return {
+      events: expected.length,
+      missing: expected.filter((id) => !seen.has(id)).length,
+      duplicated: received.length - new Set(received).size,
+      reordered,
+      requests: this.requests.length,
+    };
   }
 
   /** True when the request's signature verifies with `secret`. */
