@@ -28,8 +28,17 @@ export interface PublisherOptions {
   messageIds?: boolean;
 }
 
+/** What the counts read of a device that publishes 1, 2, 3, …: its id, how many it sent, and which were acknowledged. */
+export interface Counted {
+  readonly deviceId: string;
+  readonly acknowledged: readonly number[];
+  readonly published: number;
+  readonly settled: boolean;
+  stop(): void;
+}
+
 /** A device publishing 1, 2, 3, … until told to stop; what the broker acknowledged, in order. */
-export class NumberedPublisher {
+export class NumberedPublisher implements Counted {
   readonly acknowledged: number[] = [];
   readonly client: mqtt.MqttClient;
   private next = 1;
@@ -109,13 +118,13 @@ export function startPublishers(
   return publishers;
 }
 
-export function acknowledgedCount(publishers: readonly NumberedPublisher[]): number {
+export function acknowledgedCount(publishers: readonly Counted[]): number {
   return publishers.reduce((n, p) => n + p.acknowledged.length, 0);
 }
 
 /** Waits until the publishers have sent `more` further acknowledged messages. */
 export async function acknowledgedMore(
-  publishers: readonly NumberedPublisher[],
+  publishers: readonly Counted[],
   more: number,
   what: string,
   timeoutMs = 30_000,
@@ -129,7 +138,7 @@ export async function acknowledgedMore(
 }
 
 /** Stops the publishers and waits until every message they sent is acknowledged. */
-export async function stopAndSettle(publishers: readonly NumberedPublisher[], timeoutMs = 30_000): Promise<void> {
+export async function stopAndSettle(publishers: readonly Counted[], timeoutMs = 30_000): Promise<void> {
   publishers.forEach((p) => p.stop());
   await waitFor(
     () => (publishers.every((p) => p.settled) ? true : undefined),
@@ -138,12 +147,12 @@ export async function stopAndSettle(publishers: readonly NumberedPublisher[], ti
   );
 }
 
-/** Every event of one meter in log order, read through the poll API as a client would. */
+/** Every data event of one meter in log order (its status events carry no seq), read through the poll API as a client would. */
 export async function loggedSeqs(baseUrl: string, deviceId: string): Promise<number[]> {
   const seqs: number[] = [];
   let cursor = '0';
   for (;;) {
-    const res = await fetch(`${baseUrl}/iot/poll/meter/${deviceId}/?cursor=${cursor}&limit=1000`);
+    const res = await fetch(`${baseUrl}/iot/poll/meter/${deviceId}/?cursor=${cursor}&limit=1000&event_types=data`);
     if (res.status !== 200) throw new Error(`poll of ${deviceId} answered ${res.status}: ${await res.text()}`);
     const page = (await res.json()) as { events: { data: { seq: number } }[]; cursor: string };
     seqs.push(...page.events.map((e) => e.data.seq));
@@ -169,7 +178,7 @@ export interface FaultCounts {
  */
 export function countLogged(
   baseUrl: string,
-  publishers: readonly NumberedPublisher[],
+  publishers: readonly Counted[],
   timeoutMs = 20_000,
 ): Promise<{ counts: FaultCounts; problems: string[] }> {
   return countSeqs(publishers, (deviceId) => loggedSeqs(baseUrl, deviceId), 'messages in the log', timeoutMs);
@@ -182,7 +191,7 @@ export function countLogged(
  */
 export function countReadings(
   baseUrl: string,
-  publishers: readonly NumberedPublisher[],
+  publishers: readonly Counted[],
   timeoutMs = 20_000,
 ): Promise<{ counts: FaultCounts; problems: string[] }> {
   const read = async (deviceId: string): Promise<number[]> => {
@@ -195,7 +204,7 @@ export function countReadings(
 
 /** Waits for each publisher's acknowledged numbers in what `read` returns, then counts what is missing, twice, out of order. */
 async function countSeqs(
-  publishers: readonly NumberedPublisher[],
+  publishers: readonly Counted[],
   read: (deviceId: string) => Promise<number[]>,
   what: string,
   timeoutMs: number,
