@@ -179,7 +179,10 @@ export class CommandsService implements OnModuleInit, OnModuleDestroy {
         ),
       );
       await this.outbound
-        .send(this.devices.commandChannel(deviceType, deviceId), JSON.stringify({ command, payload, request_id: requestId }))
+        .send(
+          this.devices.commandChannel(deviceType, deviceId),
+          JSON.stringify({ command, payload, request_id: requestId }),
+        )
         .catch((err: unknown) => {
           throw new DomainError('broker_unavailable', `The command could not be published: ${String(err)}`, 503);
         });

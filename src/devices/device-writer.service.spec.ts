@@ -6,7 +6,8 @@ import type { DeviceRegistryService } from './device-registry.service';
 import type { AppConfig } from '../config/app-config';
 import { DeviceWriterService } from './device-writer.service';
 import type { ClusterLeaseService } from '../cluster/cluster-lease.service';
-import type { DevicesRepository, ProjectionStep, Samples } from './devices.repository';
+import type { Samples } from './device-rows';
+import type { DevicesRepository, ProjectionStep } from './devices.repository';
 import { ProjectionMovedError } from './devices.repository';
 import { RefusedWrite } from '../database/write-errors';
 

@@ -11,8 +11,9 @@ import { GroupCommitQueue } from '../database/group-commit-queue';
 import { refusedForItsData } from '../database/write-errors';
 import type { Device } from './device.entity';
 import { DeviceRegistryService } from './device-registry.service';
-import type { Samples } from './devices.repository';
-import { DevicesRepository, readingCount } from './devices.repository';
+import type { Samples } from './device-rows';
+import { readingCount } from './device-rows';
+import { DevicesRepository } from './devices.repository';
 
 /** Events that come from a device and so change its registry row. */
 const DEVICE_EVENTS = new Set(['data', 'status', 'command_response']);

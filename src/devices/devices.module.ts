@@ -47,8 +47,7 @@ import { Reading } from './reading.entity';
     {
       provide: DeviceChannels,
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) =>
-        new DeviceChannels(config.mqtt.topicPrefix, config.signalling.deviceChannels),
+      useFactory: (config: AppConfig) => new DeviceChannels(config.mqtt.topicPrefix, config.signalling.deviceChannels),
     },
   ],
   exports: [

@@ -8,7 +8,8 @@ import type { WriteStatement } from '../database/batch-writer';
 import { MIGRATIONS } from '../database/migrations';
 import { ReadingsDeviceKey1700000006000 } from '../database/migrations/1700000006000-readings-device-key';
 import { Device } from './device.entity';
-import type { ReadingRow, ReadingsRange, Samples } from './devices.repository';
+import type { Samples } from './device-rows';
+import type { ReadingRow, ReadingsRange } from './devices.repository';
 import { SqliteDevicesRepository } from './sqlite-devices.repository';
 import { Reading } from './reading.entity';
 

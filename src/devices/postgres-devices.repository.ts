@@ -3,18 +3,10 @@ import type { BatchWriter } from '../database/batch-writer';
 import { BulkInsert } from '../database/bulk-insert';
 import { CopyFields, copyField, copyIn, copyJson } from '../database/pg-copy';
 import type { Device } from './device.entity';
-import type { ProjectionStep, Samples } from './devices.repository';
-import {
-  DEVICE_COLUMNS,
-  DEVICE_UPSERT,
-  DevicesRepository,
-  ProjectionMovedError,
-  READING_COLUMNS,
-  deviceRow,
-  isNumber,
-  keyLookup,
-  setKey,
-} from './devices.repository';
+import type { Samples } from './device-rows';
+import { DEVICE_COLUMNS, DEVICE_UPSERT, READING_COLUMNS, deviceRow, isNumber, keyLookup, setKey } from './device-rows';
+import type { ProjectionStep } from './devices.repository';
+import { DevicesRepository, ProjectionMovedError } from './devices.repository';
 
 const READING_COLUMN_NAMES = READING_COLUMNS.map((c) => c.name);
 

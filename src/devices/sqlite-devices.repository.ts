@@ -2,17 +2,10 @@ import type { DataSource } from 'typeorm';
 import type { BatchWriter } from '../database/batch-writer';
 import { BulkInsert } from '../database/bulk-insert';
 import type { Device } from './device.entity';
-import type { ProjectionStep, Samples } from './devices.repository';
-import {
-  DEVICE_COLUMNS,
-  DEVICE_UPSERT,
-  DevicesRepository,
-  READING_COLUMNS,
-  deviceRow,
-  isNumber,
-  keyLookup,
-  setKey,
-} from './devices.repository';
+import type { Samples } from './device-rows';
+import { DEVICE_COLUMNS, DEVICE_UPSERT, READING_COLUMNS, deviceRow, isNumber, keyLookup, setKey } from './device-rows';
+import type { ProjectionStep } from './devices.repository';
+import { DevicesRepository } from './devices.repository';
 
 /** Rows per SQLite statement: 6 or 8 parameters each, far below SQLite's 32,766. */
 const READINGS_PER_STATEMENT = 1000;
