@@ -10,8 +10,7 @@ import type { Storage } from './support/app';
 import { backends, freshStorage } from './support/app';
 import { CONNECTOR_TEST_ENV, admin } from './support/connectors';
 import { freePort } from './support/numbered-publishers';
-import type { ServiceProcess } from './support/process';
-import { runService } from './support/process';
+import { KilledService, backendLabel } from './support/killed-service';
 import { waitFor } from './support/wait';
 import { WebhookReceiver } from './support/webhook-receiver';
 
@@ -23,15 +22,8 @@ const ADMIN_TOKEN = 'adm_connectors_sigkill';
 describe('data connectors: SIGKILL while delivering', () => {
   let storage: Storage;
   let receiver: WebhookReceiver;
-  let service: ServiceProcess | undefined;
-  let env: Record<string, string>;
-  let url = '';
-  const on = (): { url: string; adminToken: string } => ({ url, adminToken: ADMIN_TOKEN });
-
-  const start = async (): Promise<void> => {
-    service = runService(env);
-    [, url] = await service.waitForOutput(/HTTP\s+(http:\/\/\S+)/, 60_000);
-  };
+  let service: KilledService;
+  const on = (): { url: string; adminToken: string } => ({ url: service.url, adminToken: ADMIN_TOKEN });
 
   /** Broadcasts `n` events one after another; answers the ids the API confirmed (a kill cuts the rest). */
   const broadcast = async (from: number, n: number): Promise<string[]> => {
@@ -53,7 +45,7 @@ describe('data connectors: SIGKILL while delivering', () => {
     storage = await freshStorage();
     receiver = new WebhookReceiver();
     await receiver.start();
-    env = {
+    service = new KilledService({
       ...CONNECTOR_TEST_ENV,
       PORT: '0',
       HOST: '127.0.0.1',
@@ -65,20 +57,17 @@ describe('data connectors: SIGKILL while delivering', () => {
       ADMIN_TOKEN,
       JWT_SECRET: 'connectors-sigkill-secret-0123456789abcdef',
       LOG_LEVEL: 'info',
-    };
-    await start();
+    });
+    await service.start();
   });
 
   afterAll(async () => {
-    service?.child.kill('SIGKILL');
-    await service?.exited().catch(() => undefined);
+    await service?.kill().catch(() => undefined);
     await receiver?.stop();
     await storage?.dispose();
   });
 
   it(`loses and reorders nothing across ${ROUNDS} kills mid-delivery`, async () => {
-    let rng = SEED;
-    const random = (): number => (rng = (rng * 1103515245 + 12345) % 2147483648) / 2147483648;
     // Slow enough answers that a kill finds a request in flight.
     receiver.answer = () => ({ status: 200, delayMs: 15 });
     const created = await admin(on(), 'POST', '/admin/connectors', {
@@ -90,7 +79,7 @@ describe('data connectors: SIGKILL while delivering', () => {
     expect(created.status).toBe(201);
 
     const confirmed: string[] = [];
-    for (let round = 1; round <= ROUNDS; round++) {
+    await service.killRounds(ROUNDS, SEED, async (round, random) => {
       confirmed.push(...(await broadcast(confirmed.length, 20 + Math.floor(random() * 30))));
       // Kill once the receiver has acknowledged part of it, with more still to deliver.
       const target = confirmed.length - BATCH - Math.floor(random() * 10);
@@ -99,11 +88,7 @@ describe('data connectors: SIGKILL while delivering', () => {
         `round ${round}: deliveries under way`,
         20_000,
       );
-      const killed = service as ServiceProcess;
-      killed.child.kill('SIGKILL');
-      await killed.exited(10_000);
-      await start();
-    }
+    });
     confirmed.push(...(await broadcast(confirmed.length, 10)));
     await waitFor(
       () => (confirmed.every((id) => receiver.acknowledgedIds().includes(id)) ? true : undefined),
@@ -112,7 +97,7 @@ describe('data connectors: SIGKILL while delivering', () => {
     ).catch(() => undefined); // the counts below say what is missing
 
     const counts = receiver.deliveryCounts(confirmed);
-    const backend = `${backends.mqttUrl ? 'mosquitto' : 'embedded'}+${storage.databaseUrl.split(':')[0]}`;
+    const backend = backendLabel(storage);
     console.log(
       `fault connector-sigkill backend=${backend} events=${counts.events} missing=${counts.missing} ` +
         `duplicated=${counts.duplicated} reordered=${counts.reordered} requests=${counts.requests} ` +

@@ -10,8 +10,7 @@ import {
   startPublishers,
   stopAndSettle,
 } from './support/numbered-publishers';
-import type { ServiceProcess } from './support/process';
-import { runService } from './support/process';
+import { KilledService, backendLabel } from './support/killed-service';
 
 /**
  * Acknowledged means written (issue #11): devices publish numbered QoS 1
@@ -36,20 +35,13 @@ const RATE = 25;
 
 describe('durability: SIGKILL while devices publish', () => {
   let storage: Storage;
-  let service: ServiceProcess | undefined;
-  let env: Record<string, string>;
-  let url = '';
+  let service: KilledService | undefined;
   let publishers: NumberedPublisher[] = [];
-
-  const start = async (): Promise<void> => {
-    service = runService(env);
-    [, url] = await service.waitForOutput(/HTTP\s+(http:\/\/\S+)/, 60_000);
-  };
 
   beforeAll(async () => {
     storage = await freshStorage();
     const mqttPort = await freePort();
-    env = {
+    service = new KilledService({
       PORT: '0',
       HOST: '127.0.0.1',
       MQTT_PORT: String(mqttPort),
@@ -60,35 +52,29 @@ describe('durability: SIGKILL while devices publish', () => {
       DEVICE_AUTH: 'off',
       AUTH: 'off',
       LOG_LEVEL: 'info',
-    };
-    await start();
+    });
+    await service.start();
     const brokerUrl = backends.mqttUrl ?? `mqtt://127.0.0.1:${mqttPort}`;
     publishers = startPublishers(brokerUrl, storage.topicPrefix, 'm', DEVICES, { rate: RATE });
   });
 
   afterAll(async () => {
     publishers.forEach((p) => p.close());
-    service?.child.kill('SIGKILL');
-    await service?.exited().catch(() => undefined);
+    await service?.kill().catch(() => undefined);
     await storage?.dispose();
   });
 
   it(`loses, duplicates and reorders nothing acknowledged across ${ROUNDS} kills`, async () => {
-    let rng = SEED;
-    const random = (): number => (rng = (rng * 1103515245 + 12345) % 2147483648) / 2147483648;
-
-    for (let round = 1; round <= ROUNDS; round++) {
-      // Kill after a random amount of acknowledged traffic, not after a fixed time.
-      await acknowledgedMore(publishers, 50 + Math.floor(random() * 250), `round ${round}`);
-      const killed = service as ServiceProcess;
-      killed.child.kill('SIGKILL');
-      await killed.exited(10_000);
-      await start();
-    }
+    const killed = service as KilledService;
+    // Kill after a random amount of acknowledged traffic, not after a fixed time.
+    await killed.killRounds(ROUNDS, SEED, (round, random) =>
+      acknowledgedMore(publishers, 50 + Math.floor(random() * 250), `round ${round}`),
+    );
     await stopAndSettle(publishers);
+    const { url } = killed;
 
     const { counts, problems } = await countLogged(url, publishers);
-    const backend = `${backends.mqttUrl ? 'mosquitto' : 'embedded'}+${storage.databaseUrl.split(':')[0]}`;
+    const backend = backendLabel(storage);
     console.log(faultLine('sigkill', backend, counts, { seed: SEED, rounds: ROUNDS, devices: DEVICES }));
     expect(problems).toEqual([]);
     expect(counts).toMatchObject({ missing: 0, duplicated: 0, reordered: 0 });

@@ -11,8 +11,7 @@ import {
   freePort,
   stopAndSettle,
 } from './support/numbered-publishers';
-import type { ServiceProcess } from './support/process';
-import { runService } from './support/process';
+import { KilledService, backendLabel } from './support/killed-service';
 
 /**
  * Acknowledged means written for devices that speak signalling (issue #15):
@@ -108,19 +107,12 @@ function pause(ms: number): Promise<void> {
 
 describe('signalling devices: SIGKILL while devices publish', () => {
   let storage: Storage;
-  let service: ServiceProcess | undefined;
-  let env: Record<string, string>;
-  let url = '';
+  let service: KilledService | undefined;
   let devices: SignallingDevice[] = [];
-
-  const start = async (): Promise<void> => {
-    service = runService(env);
-    [, url] = await service.waitForOutput(/HTTP\s+(http:\/\/\S+)/, 60_000);
-  };
 
   beforeAll(async () => {
     storage = await freshStorage();
-    env = {
+    service = new KilledService({
       PORT: String(await freePort()),
       HOST: '127.0.0.1',
       MQTT_PORT: String(await freePort()),
@@ -132,8 +124,9 @@ describe('signalling devices: SIGKILL while devices publish', () => {
       JWT_SECRET: 'signalling-sigkill-secret-0123456789abcdef',
       AUTH: 'off',
       LOG_LEVEL: 'info',
-    };
-    await start();
+    });
+    await service.start();
+    const { url } = service;
     for (let d = 1; d <= DEVICES; d++) {
       const id = `s-${d}`;
       const res = await fetch(`${url}/admin/devices/meter/${id}/token`, {
@@ -151,28 +144,22 @@ describe('signalling devices: SIGKILL while devices publish', () => {
   afterAll(async () => {
     await Promise.all(devices.map((d) => d.close()));
     devices = [];
-    service?.child.kill('SIGKILL');
-    await service?.exited().catch(() => undefined);
+    await service?.kill().catch(() => undefined);
     await storage?.dispose();
   });
 
   it(`loses, duplicates and reorders nothing acknowledged across ${ROUNDS} kills`, async () => {
-    let rng = SEED;
-    const random = (): number => (rng = (rng * 1103515245 + 12345) % 2147483648) / 2147483648;
-
-    for (let round = 1; round <= ROUNDS; round++) {
-      // Kill after a random amount of acknowledged traffic, not after a fixed time.
-      await acknowledgedMore(devices, 40 + Math.floor(random() * 160), `round ${round}`);
-      const killed = service as ServiceProcess;
-      killed.child.kill('SIGKILL');
-      await killed.exited(10_000);
-      await start();
-    }
+    const killed = service as KilledService;
+    // Kill after a random amount of acknowledged traffic, not after a fixed time.
+    await killed.killRounds(ROUNDS, SEED, (round, random) =>
+      acknowledgedMore(devices, 40 + Math.floor(random() * 160), `round ${round}`),
+    );
     await acknowledgedMore(devices, 20, 'after the last restart');
     await stopAndSettle(devices);
+    const { url } = killed;
 
     const { counts, problems } = await countLogged(url, devices);
-    const backend = `${backends.mqttUrl ? 'mosquitto' : 'embedded'}+${storage.databaseUrl.split(':')[0]}`;
+    const backend = backendLabel(storage);
     console.log(faultLine('signalling-sigkill', backend, counts, { seed: SEED, rounds: ROUNDS, devices: DEVICES }));
     expect(problems).toEqual([]);
     expect(counts).toMatchObject({ missing: 0, duplicated: 0, reordered: 0 });
