@@ -10,7 +10,7 @@ import {
   startPublishers,
   stopAndSettle,
 } from './support/numbered-publishers';
-import { KilledService, backendLabel } from './support/killed-service';
+import { KilledService, backendLabel, faultEnv } from './support/killed-service';
 
 /**
  * Acknowledged means written (issue #11): devices publish numbered QoS 1
@@ -42,16 +42,10 @@ describe('durability: SIGKILL while devices publish', () => {
     storage = await freshStorage();
     const mqttPort = await freePort();
     service = new KilledService({
+      ...faultEnv(storage, mqttPort),
       PORT: '0',
-      HOST: '127.0.0.1',
-      MQTT_PORT: String(mqttPort),
-      MQTT_URL: backends.mqttUrl ?? '',
-      DATA_DIR: storage.dataDir,
-      DATABASE_URL: storage.databaseUrl,
-      TOPIC_PREFIX: storage.topicPrefix,
       DEVICE_AUTH: 'off',
       AUTH: 'off',
-      LOG_LEVEL: 'info',
     });
     await service.start();
     const brokerUrl = backends.mqttUrl ?? `mqtt://127.0.0.1:${mqttPort}`;

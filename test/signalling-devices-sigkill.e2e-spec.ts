@@ -1,7 +1,7 @@
 import { SignallingClient } from '@metered-ca/realtime';
 import WebSocket from 'ws';
 import type { Storage } from './support/app';
-import { backends, freshStorage } from './support/app';
+import { freshStorage } from './support/app';
 import type { Counted } from './support/numbered-publishers';
 import {
   acknowledgedMore,
@@ -11,7 +11,7 @@ import {
   freePort,
   stopAndSettle,
 } from './support/numbered-publishers';
-import { KilledService, backendLabel } from './support/killed-service';
+import { KilledService, backendLabel, faultEnv } from './support/killed-service';
 
 /**
  * Acknowledged means written for devices that speak signalling (issue #15):
@@ -113,17 +113,11 @@ describe('signalling devices: SIGKILL while devices publish', () => {
   beforeAll(async () => {
     storage = await freshStorage();
     service = new KilledService({
+      ...faultEnv(storage, await freePort()),
       PORT: String(await freePort()),
-      HOST: '127.0.0.1',
-      MQTT_PORT: String(await freePort()),
-      MQTT_URL: backends.mqttUrl ?? '',
-      DATA_DIR: storage.dataDir,
-      DATABASE_URL: storage.databaseUrl,
-      TOPIC_PREFIX: storage.topicPrefix,
       ADMIN_TOKEN,
       JWT_SECRET: 'signalling-sigkill-secret-0123456789abcdef',
       AUTH: 'off',
-      LOG_LEVEL: 'info',
     });
     await service.start();
     const { url } = service;

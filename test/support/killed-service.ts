@@ -52,3 +52,16 @@ export class KilledService {
 export function backendLabel(storage: Pick<Storage, 'databaseUrl'>): string {
   return `${backends.mqttUrl ? 'mosquitto' : 'embedded'}+${storage.databaseUrl.split(':')[0]}`;
 }
+
+/** What every fault suite's service runs with: its storage, its own MQTT port (or the external broker), loopback, info logs. */
+export function faultEnv(storage: Storage, mqttPort: number): Record<string, string> {
+  return {
+    HOST: '127.0.0.1',
+    MQTT_PORT: String(mqttPort),
+    MQTT_URL: backends.mqttUrl ?? '',
+    DATA_DIR: storage.dataDir,
+    DATABASE_URL: storage.databaseUrl,
+    TOPIC_PREFIX: storage.topicPrefix,
+    LOG_LEVEL: 'info',
+  };
+}

@@ -135,6 +135,35 @@ export class WebhookReceiver {
     };
   }
 
+  /**
+   * Events received again, split by the sender's lifetimes: `restarts` are
+   * request counts (`requests.length`) at which the sender was killed.
+   * `within`: received twice within one lifetime (at least once never needs
+   * it: 0 when the cursor works). `afterRestart[k]`: events the k-th
+   * lifetime after a kill received that an earlier one had (the batch in
+   * flight, and those acknowledged whose cursor commit the kill cut short).
+   */
+  repeats(restarts: readonly number[]): { within: number; afterRestart: number[] } {
+    const afterRestart = restarts.map(() => 0);
+    let within = 0;
+    let lifetime = 0;
+    const earlier = new Set<string>();
+    let current = new Set<string>();
+    this.requests.forEach((r, i) => {
+      while (lifetime < restarts.length && i >= restarts[lifetime]) {
+        lifetime++;
+        for (const id of current) earlier.add(id);
+        current = new Set();
+      }
+      for (const e of r.body.events) {
+        if (current.has(e.id)) within++;
+        else if (earlier.has(e.id)) afterRestart[lifetime - 1]++;
+        current.add(e.id);
+      }
+    });
+    return { within, afterRestart };
+  }
+
   /** True when the request's signature verifies with `secret`. */
   static signed(request: Received, secret: string): boolean {
     const header = request.headers['devicehub-signature'];
