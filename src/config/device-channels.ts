@@ -1,10 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { NAME_PATTERN } from '../common/validate';
 import { channelProblem, isReservedChannel } from '../signalling/channel-rules';
 import type { DeviceChannelKind, DeviceChannelMapping } from './app-config';
 import { DEVICE_CHANNEL_KINDS } from './app-config';
+import { readConfigSource } from './config-source';
 
 /** Mappings in `SIGNALLING_DEVICE_CHANNELS` at most. */
 export const MAX_DEVICE_CHANNEL_MAPPINGS = 100;
@@ -25,7 +23,7 @@ export function readDeviceChannels(
   problems: string[],
 ): DeviceChannelMapping[] {
   if (value === undefined) return [];
-  const doc = readDocument(value, problems);
+  const doc = readConfigSource(VARIABLE, value, problems);
   if (doc === undefined) return [];
   if (!isRecord(doc)) {
     problems.push(
@@ -108,27 +106,6 @@ function overlaps(a: string, b: string): boolean {
   const x = a.split('/');
   const y = b.split('/');
   return x.length === y.length && x.every((l, i) => l === y[i] || PLACEHOLDERS.has(l) || PLACEHOLDERS.has(y[i]));
-}
-
-/** Inline JSON (starts with `{`) or the path of a JSON/YAML file. */
-function readDocument(value: string, problems: string[]): unknown {
-  const inline = /^\s*[[{]/.test(value);
-  let text = value;
-  if (!inline) {
-    const path = resolve(value);
-    if (!existsSync(path)) {
-      problems.push(`${VARIABLE}=${value}: expected inline JSON or the path of a JSON or YAML file; none is there`);
-      return undefined;
-    }
-    text = readFileSync(path, 'utf8');
-  }
-  try {
-    return inline ? (JSON.parse(text) as unknown) : (parseYaml(text) as unknown);
-  } catch (err) {
-    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    problems.push(`${VARIABLE}: ${inline ? 'inline JSON' : value} does not parse: ${why}`);
-    return undefined;
-  }
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

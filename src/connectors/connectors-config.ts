@@ -1,11 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { DomainError } from '../common/domain-error';
 import type { ConnectorsConfig } from '../config/app-config';
 import type { ConnectorDefinition } from './connector-definition';
 import { CREATE_CONNECTOR, definitionFrom } from './connector-definition';
 import { targetUrlProblem } from './url-safety';
+import { readConfigSource } from '../config/config-source';
 
 /** Start-up refuses a bad CONNECTORS with one message naming each problem. */
 export class ConnectorsConfigError extends DomainError {
@@ -24,7 +22,7 @@ export function loadConnectorDefinitions(config: ConnectorsConfig): ConnectorDef
   const text = config.definitions;
   if (text === undefined) return [];
   const problems: string[] = [];
-  const doc = readSource(text, problems);
+  const doc = readConfigSource('CONNECTORS', text, problems);
   const definitions: ConnectorDefinition[] = [];
   if (doc !== undefined && !Array.isArray(doc))
     problems.push('CONNECTORS: expected a list of connectors, [{"name": …, "url": …, "secret": …}]');
@@ -47,23 +45,4 @@ export function loadConnectorDefinitions(config: ConnectorsConfig): ConnectorDef
   }
   if (problems.length > 0) throw new ConnectorsConfigError(problems);
   return definitions;
-}
-
-function readSource(value: string, problems: string[]): unknown {
-  const inline = /^\s*[[{]/.test(value);
-  let text = value;
-  if (!inline) {
-    const path = resolve(value);
-    if (!existsSync(path))
-      return void problems.push(
-        `CONNECTORS=${value}: expected inline JSON or the path of a JSON or YAML file; none is there`,
-      );
-    text = readFileSync(path, 'utf8');
-  }
-  try {
-    return inline ? (JSON.parse(text) as unknown) : (parseYaml(text) as unknown);
-  } catch (err) {
-    problems.push(`CONNECTORS: ${inline ? 'inline JSON' : value} does not parse: ${String(err).split('\n')[0]}`);
-    return undefined;
-  }
 }

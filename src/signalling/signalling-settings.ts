@@ -1,11 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import type { Permission } from '../auth/token.service';
 import { PERMISSIONS } from '../auth/token.service';
 import { DomainError } from '../common/domain-error';
 import type { AppConfig } from '../config/app-config';
 import { channelProblem, isReservedChannel, isWildcardPattern } from './channel-rules';
+import { readConfigSource } from '../config/config-source';
 
 export const SIGNALLING_SETTINGS = Symbol('SIGNALLING_SETTINGS');
 
@@ -86,14 +84,14 @@ export function loadSignallingSettings(config: Pick<AppConfig['signalling'], 'ke
   const keys = new Map<string, PublishableKey>();
   const rooms = new Map<string, string[]>();
 
-  const keysDoc = readSource('SIGNALLING_KEYS', config.keys, problems);
+  const keysDoc = readConfigSource('SIGNALLING_KEYS', config.keys, problems);
   if (keysDoc !== undefined) {
     if (!isRecord(keysDoc))
       problems.push('SIGNALLING_KEYS: expected an object of publishable keys, {"pk_live_…": {"channels": [...], ...}}');
     else for (const [name, spec] of Object.entries(keysDoc)) readKey(name, spec, keys, problems);
   }
 
-  const roomsDoc = readSource('SIGNALLING_ROOMS', config.rooms, problems);
+  const roomsDoc = readConfigSource('SIGNALLING_ROOMS', config.rooms, problems);
   if (roomsDoc !== undefined) {
     if (!isRecord(roomsDoc))
       problems.push('SIGNALLING_ROOMS: expected an object of rooms, {"room": ["things/camera/**"]}');
@@ -184,29 +182,6 @@ export function normaliseOrigin(value: unknown): string | undefined {
       return undefined;
     return url.origin;
   } catch {
-    return undefined;
-  }
-}
-
-/** Inline JSON (starts with `{` or `[`) or the path of a JSON/YAML file. */
-function readSource(variable: string, value: string | undefined, problems: string[]): unknown {
-  if (value === undefined) return undefined;
-  const inline = /^\s*[[{]/.test(value);
-  let text = value;
-  if (!inline) {
-    const path = resolve(value);
-    if (!existsSync(path))
-      return void problems.push(
-        `${variable}=${value}: expected inline JSON or the path of a JSON or YAML file; none is there`,
-      );
-    text = readFileSync(path, 'utf8');
-  }
-  try {
-    return inline ? (JSON.parse(text) as unknown) : (parseYaml(text) as unknown);
-  } catch (err) {
-    problems.push(
-      `${variable}: ${inline ? 'inline JSON' : value} does not parse: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
-    );
     return undefined;
   }
 }
