@@ -50,6 +50,40 @@ describe('CursorCommitter', () => {
     ]);
   });
 
+  it('commits deliveries acknowledged during a commit as soon as it ends, a cursor past filtered-out events later', async () => {
+    jest.useFakeTimers();
+    try {
+      let release: (ok: boolean) => void = () => undefined;
+      const { c, commits } = committer(() => new Promise<boolean>((resolve) => (release = resolve)));
+      c.next(10, null).deliveries++;
+      c.schedule(true);
+      await jest.advanceTimersByTimeAsync(0);
+      expect(commits).toHaveLength(1);
+      c.next(20, null).deliveries++;
+      c.schedule(true);
+      release(true);
+      // No time passes: the delivery acknowledged meanwhile is committed right after.
+      await jest.advanceTimersByTimeAsync(0);
+      expect(commits.map((d) => d.cursorId)).toEqual([10, 20]);
+      release(true);
+      await jest.advanceTimersByTimeAsync(0);
+      // A cursor moved only past filtered-out events waits for the idle interval.
+      c.next(30, null);
+      c.schedule(false);
+      await jest.advanceTimersByTimeAsync(500);
+      expect(commits).toHaveLength(2);
+      // ... unless a delivery's outcome comes meanwhile.
+      c.next(40, null).deliveries++;
+      c.schedule(true);
+      await jest.advanceTimersByTimeAsync(0);
+      expect(commits.map((d) => d.cursorId)).toEqual([10, 20, 40]);
+      release(true);
+      await jest.advanceTimersByTimeAsync(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('keeps the figures of a failed commit for the next, and reports a refused one', async () => {
     const answers = [Promise.reject(new Error('database away')), Promise.resolve(true), Promise.resolve(false)];
     answers[0].catch(() => undefined);

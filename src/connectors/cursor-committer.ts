@@ -16,6 +16,10 @@ const IDLE_COMMIT_MS = 1000;
 export class CursorCommitter {
   private delta: ConnectorDelta | undefined;
   private committing: Promise<void> | undefined;
+  /** The wait before the next commit, while it runs: an acknowledged delivery cuts it short. */
+  private waiting: (() => void) | undefined;
+  /** An acknowledged delivery came while a commit was in flight: the next goes as soon as that one ends. */
+  private due = false;
   private lastCommitAt = 0;
   private stopped = false;
 
@@ -41,21 +45,42 @@ export class CursorCommitter {
     this.delta = undefined;
   }
 
-  /** Commits now, or (`now` false) no sooner than IDLE_COMMIT_MS after the last commit. */
+  /**
+   * Commits now (`now`: a delivery's outcome, which a crash would otherwise
+   * send again), or no sooner than IDLE_COMMIT_MS after the last commit (a
+   * cursor that only passed over filtered-out events). With a commit in
+   * flight, the next one goes as soon as it ends: what a crash sends again
+   * is at most what was acknowledged during one commit.
+   */
   schedule(now: boolean): void {
-    if (this.committing !== undefined) return;
+    if (this.committing !== undefined) {
+      if (!now) return;
+      if (this.waiting !== undefined) this.waiting();
+      else this.due = true;
+      return;
+    }
     const wait = now ? 0 : Math.max(0, this.lastCommitAt + IDLE_COMMIT_MS - Date.now());
-    this.committing = new Promise<void>((resolve) => setTimeout(resolve, wait).unref())
+    this.committing = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.waiting?.(), wait).unref();
+      this.waiting = () => {
+        clearTimeout(timer);
+        this.waiting = undefined;
+        resolve();
+      };
+    })
       .then(() => this.once())
       .finally(() => {
         this.committing = undefined;
-        if (this.delta !== undefined && !this.stopped) this.schedule(false);
+        const due = this.due;
+        this.due = false;
+        if (this.delta !== undefined && !this.stopped) this.schedule(due);
       });
   }
 
   /** Commits what is left, once the commit in flight is done; no more are scheduled. */
   async close(): Promise<void> {
     this.stopped = true;
+    this.waiting?.();
     await this.committing;
     await this.once();
   }
