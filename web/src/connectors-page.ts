@@ -1,6 +1,6 @@
 import { Api, ApiError } from './api';
+import { ADMIN_TOKEN_KEY, adminTokenForm } from './admin-token';
 import { h, replaceChildren } from './dom';
-import { ADMIN_TOKEN_KEY } from './rejects-page';
 
 /** How often the figures are read again while the page is open. */
 const REFRESH_MS = 2000;
@@ -63,26 +63,10 @@ export class ConnectorsPage {
   }
 
   private askToken(problem?: string): void {
-    const input = h('input', {
-      type: 'password',
-      required: '',
-      autocomplete: 'off',
-      'data-testid': 'admin-token-input',
-      'aria-label': 'Admin token',
-    });
-    const form = h(
-      'form',
-      { class: 'admin-token-form', 'data-testid': 'admin-token-form' },
-      h('p', null, 'This page needs the admin token. It is kept for this tab only (sessionStorage).'),
-      problem ? h('p', { class: 'error', role: 'alert' }, problem) : null,
-      input,
-      h('button', { type: 'submit', 'data-testid': 'admin-token-submit' }, 'Open'),
+    replaceChildren(
+      this.body,
+      adminTokenForm(problem, (token) => void this.load(new Api(token))),
     );
-    form.addEventListener('submit', (e) => {
-      e.preventDefault();
-      void this.load(new Api(input.value.trim()));
-    });
-    replaceChildren(this.body, form);
   }
 
   private async load(api: Api): Promise<void> {

@@ -1,9 +1,8 @@
 import { Api, ApiError } from './api';
+import { ADMIN_TOKEN_KEY, adminTokenForm } from './admin-token';
 import { h, replaceChildren } from './dom';
 import type { RejectView } from './types';
 
-/** The admin token lives in sessionStorage only: gone when the tab closes, never written to disk by the page. */
-export const ADMIN_TOKEN_KEY = 'devicehub.admin';
 const LIST_LIMIT = 500;
 
 interface RejectsAnswer {
@@ -37,34 +36,10 @@ export class RejectsPage {
   }
 
   private askToken(problem?: string): void {
-    const input = h('input', {
-      name: 'admin-token',
-      type: 'password',
-      required: '',
-      autocomplete: 'off',
-      'data-testid': 'admin-token-input',
-      'aria-label': 'Admin token',
-    });
-    const form = h(
-      'form',
-      { class: 'admin-token-form', 'data-testid': 'admin-token-form' },
-      h(
-        'p',
-        null,
-        'This page needs the admin token (ADMIN_TOKEN, or the one printed at start-up). It is kept for this tab only (sessionStorage) and sent only to ',
-        h('code', null, '/admin'),
-        '.',
-      ),
-      problem ? h('p', { class: 'error', 'data-testid': 'admin-token-error', role: 'alert' }, problem) : null,
-      input,
-      h('button', { type: 'submit', 'data-testid': 'admin-token-submit' }, 'Open'),
+    replaceChildren(
+      this.body,
+      adminTokenForm(problem, (token) => void this.load(token)),
     );
-    form.addEventListener('submit', (e) => {
-      e.preventDefault();
-      void this.load(input.value.trim());
-    });
-    replaceChildren(this.body, form);
-    input.focus();
   }
 
   private async load(token: string): Promise<void> {
