@@ -4,12 +4,10 @@
  * state, lag and last answer (a failing one says so), pauses and resumes,
  * sends a test delivery.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { TestApp } from './support/app';
 import { bootApp } from './support/app';
-import { launchChromium } from './support/browser';
+import { launchChromium, screenshot } from './support/browser';
 import { CONNECTOR_TEST_ENV, admin, publishEvents } from './support/connectors';
 import { waitFor } from './support/wait';
 import { WebhookReceiver } from './support/webhook-receiver';
@@ -63,8 +61,7 @@ describe('connectors page in headless Chromium', () => {
     expect(await page.locator('tr[data-connector="warehouse"] [data-testid="connector-lag"]').textContent()).toMatch(
       /^0 events/,
     );
-    mkdirSync(join(__dirname, '..', 'docs', 'screenshots'), { recursive: true });
-    await page.screenshot({ path: join(__dirname, '..', 'docs', 'screenshots', 'connectors.png') });
+    await screenshot(page, 'connectors', 'screenshots/connectors.png');
   });
 
   it('pauses and resumes a connector, and sends a test delivery', async () => {
