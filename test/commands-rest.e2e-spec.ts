@@ -1,30 +1,24 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { TokenService } from '../src/auth/token.service';
 import type { Storage, TestApp } from './support/app';
-import { bootApp, freshStorage } from './support/app';
+import { bootApp, declareTypes, freshStorage } from './support/app';
 import { waitFor } from './support/wait';
 import { listenWs } from './support/web-clients';
 
 function declareThermostat(storage: Storage): string {
-  const path = join(storage.dataDir, 'device-types.json');
-  writeFileSync(
-    path,
-    JSON.stringify({
-      accept_undeclared: true,
-      types: {
-        thermostat: {
-          heartbeat_interval: 60,
-          readings: { temperature: { type: 'number', unit: 'C' } },
-          commands: {
-            set_interval: { payload: { interval: { type: 'integer', range: [1, 3600], required: true } } },
-            reboot: { payload: {} },
-          },
+  const path = declareTypes(storage, {
+    accept_undeclared: true,
+    types: {
+      thermostat: {
+        heartbeat_interval: 60,
+        readings: { temperature: { type: 'number', unit: 'C' } },
+        commands: {
+          set_interval: { payload: { interval: { type: 'integer', range: [1, 3600], required: true } } },
+          reboot: { payload: {} },
         },
       },
-    }),
-  );
+    },
+  });
   return path;
 }
 

@@ -1,10 +1,8 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type mqtt from 'mqtt';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { freePort } from './cluster/cluster-harness';
 import type { Storage, TestApp } from './support/app';
-import { backends, bootApp, freshStorage } from './support/app';
+import { backends, bootApp, declareTypes, freshStorage } from './support/app';
 import { launchChromium, screenshot } from './support/browser';
 
 import { waitFor } from './support/wait';
@@ -56,15 +54,11 @@ describe('operator console in headless Chromium', () => {
   beforeAll(async () => {
     await buildDashboard();
     storage = await freshStorage();
-    const types = join(storage.dataDir, 'device-types.json');
     // `blinker` falls silent after 4 s and is swept offline after 10 s; the others keep the 300 s default.
-    writeFileSync(
-      types,
-      JSON.stringify({
-        accept_undeclared: true,
-        types: { blinker: { heartbeat_interval: 4, readings: { level: { type: 'number' } }, commands: {} } },
-      }),
-    );
+    const types = declareTypes(storage, {
+      accept_undeclared: true,
+      types: { blinker: { heartbeat_interval: 4, readings: { level: { type: 'number' } }, commands: {} } },
+    });
     app = await bootApp(
       {
         PORT: String(await freePort()),

@@ -1,22 +1,16 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { DeviceView, ReadingView } from '../src/devices/devices.dto';
 import type { Storage, TestApp } from './support/app';
-import { bootApp, freshStorage } from './support/app';
+import { bootApp, declareTypes, freshStorage } from './support/app';
 import { listenWs } from './support/web-clients';
 import { waitFor } from './support/wait';
 
 /** A type with a 0.4 s heartbeat: offline after 1 s of silence. */
 function declareBlinky(storage: Storage): string {
-  const path = join(storage.dataDir, 'device-types.json');
-  writeFileSync(
-    path,
-    JSON.stringify({
-      accept_undeclared: true,
-      types: { blinky: { heartbeat_interval: 0.4, readings: { t: { type: 'number' } }, commands: {} } },
-    }),
-  );
+  const path = declareTypes(storage, {
+    accept_undeclared: true,
+    types: { blinky: { heartbeat_interval: 0.4, readings: { t: { type: 'number' } }, commands: {} } },
+  });
   return path;
 }
 

@@ -1,11 +1,9 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type mqtt from 'mqtt';
 import type { OpenApiDocument } from '../src/docs/openapi.types';
 import { METHODS } from '../src/docs/openapi.types';
 import type { Storage, TestApp } from './support/app';
 import { freePort } from './cluster/cluster-harness';
-import { bootApp, freshStorage } from './support/app';
+import { bootApp, declareTypes, freshStorage } from './support/app';
 import { waitFor } from './support/wait';
 import { clientToken, connectDevice } from './support/web-clients';
 import { buildDashboard } from './dashboard-build';
@@ -101,19 +99,15 @@ describe('API docs', () => {
   beforeAll(async () => {
     await buildDashboard();
     storage = await freshStorage();
-    const types = join(storage.dataDir, 'device-types.json');
-    writeFileSync(
-      types,
-      JSON.stringify({
-        types: {
-          weatherstation: {
-            heartbeat_interval: 60,
-            readings: { temperature: { type: 'number', unit: '°C', range: [-40, 85] } },
-            commands: { set_interval: { payload: { interval: { type: 'integer', range: [1, 3600] } } }, reboot: {} },
-          },
+    const types = declareTypes(storage, {
+      types: {
+        weatherstation: {
+          heartbeat_interval: 60,
+          readings: { temperature: { type: 'number', unit: '°C', range: [-40, 85] } },
+          commands: { set_interval: { payload: { interval: { type: 'integer', range: [1, 3600] } } }, reboot: {} },
         },
-      }),
-    );
+      },
+    });
     // A port of its own: the bridge's MQTT client id is derived from PORT, and apps on port 0 would share one session at an external broker.
     app = await bootApp({ DEVICE_TYPES: types, PORT: String(await freePort()) }, storage);
     prefix = app.config.mqtt.topicPrefix;

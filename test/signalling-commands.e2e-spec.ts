@@ -1,9 +1,7 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { Permission } from '../src/auth/token.service';
 import type { Storage, TestApp } from './support/app';
-import { bootApp, freshStorage } from './support/app';
+import { bootApp, declareTypes, freshStorage } from './support/app';
 import { waitFor } from './support/wait';
 import type { Json, SdkPeer } from './fixtures/signalling/clients';
 import { mint, rejection, sdkPeer } from './fixtures/signalling/clients';
@@ -31,21 +29,17 @@ describe('device commands from signalling channels', () => {
 
   beforeAll(async () => {
     storage = await freshStorage();
-    const types = join(storage.dataDir, 'device-types.json');
-    writeFileSync(
-      types,
-      JSON.stringify({
-        accept_undeclared: true,
-        types: {
-          thermostat: {
-            commands: {
-              set_interval: { payload: { interval: { type: 'integer', range: [1, 3600], required: true } } },
-              reboot: { payload: {} },
-            },
+    const types = declareTypes(storage, {
+      accept_undeclared: true,
+      types: {
+        thermostat: {
+          commands: {
+            set_interval: { payload: { interval: { type: 'integer', range: [1, 3600], required: true } } },
+            reboot: { payload: {} },
           },
         },
-      }),
-    );
+      },
+    });
     app = await bootApp({ DEVICE_TYPES: types }, storage);
     prefix = app.config.mqtt.topicPrefix;
     device = await mqtt.connectAsync(app.mqttUrl, { clientId: `thermostat-sig-${process.pid}` });

@@ -1,7 +1,5 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Storage, TestApp } from './support/app';
-import { bootApp, freshStorage } from './support/app';
+import { bootApp, declareTypes, freshStorage } from './support/app';
 import { TRANSPORTS, eventsOf } from './support/transport-clients';
 import type { ContractClient } from './support/transport-clients';
 import { waitFor } from './support/wait';
@@ -24,19 +22,15 @@ describe('signalling devices', () => {
 
   beforeAll(async () => {
     storage = await freshStorage();
-    const types = join(storage.dataDir, 'device-types.json');
-    writeFileSync(
-      types,
-      JSON.stringify({
-        accept_undeclared: false,
-        types: {
-          sensor: {
-            readings: { temperature: { type: 'number', unit: 'C', range: [-40, 80] } },
-            commands: { set_interval: { payload: { interval: { type: 'integer', range: [1, 3600] } } } },
-          },
+    const types = declareTypes(storage, {
+      accept_undeclared: false,
+      types: {
+        sensor: {
+          readings: { temperature: { type: 'number', unit: 'C', range: [-40, 80] } },
+          commands: { set_interval: { payload: { interval: { type: 'integer', range: [1, 3600] } } } },
         },
-      }),
-    );
+      },
+    });
     const mapping = {
       'fleet/{id}/telemetry': { type: 'sensor', kind: 'data' },
       'fleet/{id}/cmd': { type: 'sensor', kind: 'cmd' },

@@ -1,10 +1,9 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Storage, TestApp } from './support/app';
 import { freePort } from './cluster/cluster-harness';
-import { bootApp, freshStorage } from './support/app';
+import { bootApp, declareTypes, freshStorage } from './support/app';
 import { openSse } from './support/sse-client';
 import { waitFor } from './support/wait';
 import { clientToken } from './support/web-clients';
@@ -86,26 +85,22 @@ describe('npm run simulate', () => {
 
   beforeAll(async () => {
     storage = await freshStorage();
-    const types = join(storage.dataDir, 'device-types.json');
-    writeFileSync(
-      types,
-      JSON.stringify({
-        types: {
-          weatherstation: {
-            heartbeat_interval: 60,
-            readings: {
-              temperature: { type: 'number', unit: '°C', range: [-10, 40] },
-              humidity: { type: 'number', unit: '%', range: [20, 90] },
-            },
-            commands: {
-              set_interval: { payload: { interval: { type: 'number', range: [0.1, 3600] } } },
-              reboot: {},
-              calibrate: { payload: { offset: { type: 'number', range: [-5, 5] } } },
-            },
+    const types = declareTypes(storage, {
+      types: {
+        weatherstation: {
+          heartbeat_interval: 60,
+          readings: {
+            temperature: { type: 'number', unit: '°C', range: [-10, 40] },
+            humidity: { type: 'number', unit: '%', range: [20, 90] },
+          },
+          commands: {
+            set_interval: { payload: { interval: { type: 'number', range: [0.1, 3600] } } },
+            reboot: {},
+            calibrate: { payload: { offset: { type: 'number', range: [-5, 5] } } },
           },
         },
-      }),
-    );
+      },
+    });
     // A port of its own: the bridge's MQTT client id is derived from PORT, and apps on port 0 would share one session at an external broker.
     app = await bootApp({ DEVICE_TYPES: types, DEVICE_AUTH: 'required', PORT: String(await freePort()) }, storage);
     token = clientToken(app);

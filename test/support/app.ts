@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -107,4 +107,11 @@ export async function bootApp(env: Env = {}, given?: Storage): Promise<TestApp> 
       if (!given) await storage.dispose();
     },
   };
+}
+
+/** Writes a DEVICE_TYPES file (bridge.md's declaration format) into the storage's data folder; answers its path. */
+export function declareTypes(storage: Pick<Storage, 'dataDir'>, declaration: unknown): string {
+  const path = join(storage.dataDir, 'device-types.json');
+  writeFileSync(path, JSON.stringify(declaration));
+  return path;
 }
