@@ -10,7 +10,28 @@ import { patternsProblem } from './signalling-settings';
 export const DEFAULT_EXPIRES_IN_SEC = 3600;
 export const MAX_EXPIRES_IN_SEC = 86_400;
 
-const EXPIRES_RULE = `must be an integer from 1 to ${MAX_EXPIRES_IN_SEC}`;
+/** A token's lifetime in seconds, 1 to `max`, `fallback` when not given. */
+export function expiresInSecField(max: number, fallback: number): z.ZodDefault<z.ZodNumber> {
+  const rule = `must be an integer from 1 to ${max}`;
+  return z
+    .number({ error: rule })
+    .int({ error: rule })
+    .min(1, { error: rule })
+    .max(max, { error: rule })
+    .default(fallback);
+}
+
+/** A list of channel patterns (`*`, `**`), checked by the signalling settings' own rules. */
+export function channelPatternsField(description: string): z.ZodType<string[], unknown> {
+  return z
+    .unknown()
+    .superRefine((channels, ctx) => {
+      const problem = patternsProblem(channels);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .transform((channels) => channels as string[])
+    .meta({ type: 'array', items: { type: 'string' }, maxItems: 100, description });
+}
 
 /** A JSON object at most `limit` bytes long as JSON (it rides in every token). */
 const boundedObject = (limit: number): z.ZodType<Record<string, unknown>> =>
@@ -32,24 +53,12 @@ export const MINT_TOKEN_BODY = jsonBody({
     })
     .transform((id) => id as string)
     .meta({ type: 'string', maxLength: 128 }),
-  channels: z
-    .unknown()
-    .superRefine((channels, ctx) => {
-      const problem = patternsProblem(channels);
-      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
-    })
-    .transform((channels) => channels as string[])
-    .meta({ type: 'array', items: { type: 'string' }, maxItems: 100, description: 'Channel patterns (`*`, `**`).' }),
+  channels: channelPatternsField('Channel patterns (`*`, `**`).'),
   permissions: z
     .array(z.enum(PERMISSIONS), { error: `must be a list drawn from ${PERMISSIONS.join(', ')}` })
     .optional()
     .meta({ default: ['subscribe', 'presence'] }),
-  expiresInSec: z
-    .number({ error: EXPIRES_RULE })
-    .int({ error: EXPIRES_RULE })
-    .min(1, { error: EXPIRES_RULE })
-    .max(MAX_EXPIRES_IN_SEC, { error: EXPIRES_RULE })
-    .default(DEFAULT_EXPIRES_IN_SEC),
+  expiresInSec: expiresInSecField(MAX_EXPIRES_IN_SEC, DEFAULT_EXPIRES_IN_SEC),
   metadata: boundedObject(8192).optional(),
   peerMetadata: boundedObject(4096).optional(),
 })
