@@ -52,6 +52,10 @@ async function metric(app: TestApp, name: string, transport: string): Promise<nu
  * everyone else keeps receiving; it then resumes from its last id and
  * loses nothing.
  */
+// The waits below carry their own deadlines (up to 30 s each, with messages that say what was missing): Jest's
+// 30 s default for a whole test cut a flood of 12 MB through PostgreSQL on a loaded CI machine before they could.
+jest.setTimeout(120_000);
+
 describe('slow consumers', () => {
   let app: TestApp;
   let device: mqtt.MqttClient;
