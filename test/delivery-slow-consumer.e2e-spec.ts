@@ -46,6 +46,25 @@ async function metric(app: TestApp, name: string, transport: string): Promise<nu
   return match ? Number(match[1]) : 0;
 }
 
+/** Every second, the clients' counts and the service's ingest and delivery counters, until stopped. */
+function progressTrace(app: TestApp, counts: () => string): { stop(): string[] } {
+  const started = Date.now();
+  const lines: string[] = [];
+  const wanted = /^devicehub_(mqtt_messages_total|events_delivered_total|slow_consumer_disconnects_total|connections)\{/;
+  const sample = async (): Promise<void> => {
+    const text = await (await fetch(`${app.url}/metrics`)).text().catch((error: Error) => error.message);
+    const counters = text.split('\n').filter((line) => wanted.test(line));
+    lines.push(`+${Date.now() - started} ms: ${counts()}; ${counters.join(', ')}`);
+  };
+  const timer = setInterval(() => void sample(), 1000);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return lines;
+    },
+  };
+}
+
 /**
  * Slow consumers (issue #3): a client that stops reading is disconnected
  * once it leaves SEND_BUFFER_LIMIT unread, with a documented code, while
@@ -85,9 +104,18 @@ describe('slow consumers', () => {
     const numbers = range(1, COUNT);
     await flood(app, device, 'flood', numbers);
 
-    // The healthy clients get everything while the stalled ones are held.
-    await healthyWs.waitForEvents(COUNT, 30_000);
-    await waitFor(() => (healthySse.events().length >= COUNT ? true : undefined), 'every event on healthy SSE', 30_000);
+    // The healthy clients get everything while the stalled ones are held. (A trace of their progress goes
+    // into the failure's message: whether delivery stalled, slowed, or cut a healthy client.)
+    let wsClose = 'open';
+    void healthyWs.closed.then(({ code, reason }) => (wsClose = `closed ${code} ${reason}`));
+    const trace = progressTrace(app, () => `ws ${healthyWs.events().length} (${wsClose}), sse ${healthySse.events().length}`);
+    try {
+      await healthyWs.waitForEvents(COUNT, 30_000);
+      await waitFor(() => (healthySse.events().length >= COUNT ? true : undefined), 'every event on healthy SSE', 30_000);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${trace.stop().join('\n')}`);
+    }
+    trace.stop();
     expect(numbersOf(healthyWs.events())).toEqual(numbers);
     expect(numbersOf(healthySse.events())).toEqual(numbers);
     const metrics = await (await fetch(`${app.url}/metrics`)).text();
