@@ -310,8 +310,23 @@ export class EmbeddedBrokerTransport extends MqttTransport {
   }
 }
 
-/** PUBACK (MQTT 3.1.1 3.4): on the connection the message came by, if it is still there. */
+/**
+ * PUBACK (MQTT 3.1.1 3.4): on the connection the message came by, if it is
+ * still there. A commit acknowledges its whole batch at once, several
+ * messages of each connection among them: the connection is corked until
+ * the commit's callbacks are done, so they leave in one write per
+ * connection, not one per message.
+ */
 function writePuback(client: Client, messageId: number): void {
-  if (!client.connected || client.conn.destroyed) return; // the sender sends it again on its next connection
-  client.conn.write(Buffer.from([0x40, 0x02, messageId >> 8, messageId & 0xff]));
+  const conn = client.conn;
+  if (!client.connected || conn.destroyed) return; // the sender sends it again on its next connection
+  if (conn.writableCorked === 0) {
+    conn.cork();
+    process.nextTick(uncork, conn);
+  }
+  conn.write(Buffer.from([0x40, 0x02, messageId >> 8, messageId & 0xff]));
 }
+
+const uncork = (conn: Client['conn']): void => {
+  conn.uncork();
+};
