@@ -15,6 +15,8 @@ import type { InboundMessage } from './mqtt-transport';
 import { MqttTransport } from './mqtt-transport';
 import { BrokerIdentities } from './broker-identities';
 import { CommitAcks } from './commit-acks';
+import type { EmbeddedIngest, IncomingStore } from './embedded-ingest';
+import { ingestPublish } from './embedded-ingest';
 import { InFlightWindow } from './in-flight-window';
 import { listenOrExplain } from './listen';
 import { RateLimitedLog } from './rate-limited-log';
@@ -28,13 +30,6 @@ import { guardPacketSize } from './packet-size-guard';
 const BROKER_CONCURRENCY = 1000;
 /** Longest wait at shutdown for received messages to be committed and acknowledged. */
 const DRAIN_TIMEOUT_MS = 10_000;
-
-/** The part of aedes' persistence that knows QoS 2 messages awaiting PUBREL. */
-interface IncomingStore {
-  incomingGetPacket(client: Client, packet: PublishPacket): Promise<unknown>;
-}
-
-type Ingest = (message: InboundMessage, done: () => void) => void;
 
 /**
  * The embedded broker (aedes: MQTT 3.1 and 3.1.1, not 5) when `MQTT_URL`
@@ -67,7 +62,8 @@ export class EmbeddedBrokerTransport extends MqttTransport {
    * than this many wait for the log. QoS 1 and 2 wait for their commit (CommitAcks).
    */
   private readonly window: InFlightWindow;
-  private ingest: Ingest | undefined;
+  /** Set once started: where device messages go, with what acknowledges them. */
+  private ingest: EmbeddedIngest | undefined;
   /** Set once stop() begins: no client message is accepted (or acknowledged) any more. */
   private draining = false;
   private tcpAddress: AddressInfo | undefined;
@@ -104,7 +100,9 @@ export class EmbeddedBrokerTransport extends MqttTransport {
     broker.on('connectionError', (_client, err) => this.logger.debug(`Connection: ${err.message}`));
     await broker.listen();
     this.broker = broker;
-    this.ingest = handler;
+    // aedes' persistence is public at run time; its typings leave it out.
+    const store = (broker as unknown as { persistence: IncomingStore }).persistence;
+    this.ingest = { acks: this.acks, window: this.window, store, ingest: handler };
     broker.on('clientReady', (client) => {
       const who = this.identities.of(client);
       if (who.kind === 'device') for (const listener of this.connectListeners) listener(who.deviceType, who.deviceId);
@@ -260,73 +258,12 @@ export class EmbeddedBrokerTransport extends MqttTransport {
     if (this.draining) return done(new Error('the broker is shutting down'));
     if (!this.identities.canPublish(client, packet.topic))
       return done(new Error(`publishing on ${packet.topic} is not allowed`));
-    const ingest = this.ingest;
-    if (ingest === undefined || !packet.topic.startsWith(`${this.config.mqtt.topicPrefix}/`)) return done(null);
+    const into = this.ingest;
+    if (into === undefined || !packet.topic.startsWith(`${this.config.mqtt.topicPrefix}/`)) return done(null);
     const message = {
       topic: packet.topic,
       payload: typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload,
     };
-    if (packet.qos === 0) {
-      // Fire and forget: nothing is promised, so the reader goes on while the window has room.
-      ingest(message, this.window.enter());
-      return this.window.proceed(() => done(null));
-    }
-    if (packet.qos === 1) {
-      // aedes writes a QoS 1 message's PUBACK as soon as this calls back, and takes the next packet only
-      // after that. So it gets the message as QoS 0 (no PUBACK; subscribers other than the bridge get it at
-      // QoS 0), the reader goes on, and the PUBACK is written here once the event is committed.
-      const messageId = packet.messageId ?? 0;
-      packet.qos = 0;
-      const committed = this.acks.afterCommit({}, () => writePuback(client, messageId));
-      const out = this.window.enter();
-      ingest(message, () => {
-        out();
-        committed();
-      });
-      return this.window.proceed(() => done(null));
-    }
-    if (packet.dup) {
-      // A QoS 2 message sent again before its PUBREL: aedes answers it from its store if it has it.
-      // (aedes' persistence is public at run time; its typings leave it out.)
-      const store = (this.broker as unknown as { persistence: IncomingStore }).persistence;
-      void store.incomingGetPacket(client, packet).then(
-        () => done(null),
-        () => this.ingestAcknowledged(ingest, message, done),
-      );
-      return;
-    }
-    this.ingestAcknowledged(ingest, message, done);
-  }
-
-  /**
-   * QoS 2: calls `done` (aedes then stores the message and writes the PUBREC)
-   * once its event is committed; this connection's reader waits meanwhile.
-   */
-  private ingestAcknowledged(ingest: Ingest, message: InboundMessage, done: (error: Error | null) => void): void {
-    ingest(
-      message,
-      this.acks.afterCommit({}, () => done(null)),
-    );
+    ingestPublish(into, client, packet, message, done);
   }
 }
-
-/**
- * PUBACK (MQTT 3.1.1 3.4): on the connection the message came by, if it is
- * still there. A commit acknowledges its whole batch at once, several
- * messages of each connection among them: the connection is corked until
- * the commit's callbacks are done, so they leave in one write per
- * connection, not one per message.
- */
-function writePuback(client: Client, messageId: number): void {
-  const conn = client.conn;
-  if (!client.connected || conn.destroyed) return; // the sender sends it again on its next connection
-  if (conn.writableCorked === 0) {
-    conn.cork();
-    process.nextTick(uncork, conn);
-  }
-  conn.write(Buffer.from([0x40, 0x02, messageId >> 8, messageId & 0xff]));
-}
-
-const uncork = (conn: Client['conn']): void => {
-  conn.uncork();
-};
