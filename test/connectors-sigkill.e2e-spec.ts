@@ -75,17 +75,22 @@ describe('data connectors: SIGKILL while delivering', () => {
 
     const confirmed: string[] = [];
     const restarts: number[] = [];
-    await service.killRounds(ROUNDS, SEED, async (round, random) => {
-      confirmed.push(...(await broadcast(confirmed.length, 20 + Math.floor(random() * 30))));
-      // Kill once the receiver has acknowledged part of it, with more still to deliver.
-      const target = confirmed.length - BATCH - Math.floor(random() * 10);
-      await waitFor(
-        () => (new Set(receiver.acknowledgedIds()).size >= target ? true : undefined),
-        `round ${round}: deliveries under way`,
-        20_000,
-      );
-      restarts.push(receiver.requests.length);
-    });
+    await service.killRounds(
+      ROUNDS,
+      SEED,
+      async (round, random) => {
+        confirmed.push(...(await broadcast(confirmed.length, 20 + Math.floor(random() * 30))));
+        // Kill once the receiver has acknowledged part of it, with more still to deliver.
+        const target = confirmed.length - BATCH - Math.floor(random() * 10);
+        await waitFor(
+          () => (new Set(receiver.acknowledgedIds()).size >= target ? true : undefined),
+          `round ${round}: deliveries under way`,
+          20_000,
+        );
+      },
+      // A run delivers until its kill: where the next run's requests start is counted once the process is dead.
+      () => restarts.push(receiver.requests.length),
+    );
     confirmed.push(...(await broadcast(confirmed.length, 10)));
     await waitFor(
       () => (confirmed.every((id) => receiver.acknowledgedIds().includes(id)) ? true : undefined),

@@ -96,6 +96,11 @@ describe('signalling across three instances', () => {
     await daveOnA.client.subscribe('room-1');
     await daveOnC.client.subscribe('room-1');
     await hears(bob, 'room-1', 'joined', 'dave');
+    // Presence across instances is as current as the relay: an instance carries its deltas and publishes
+    // in order, so once alice (on a) hears dave's publish from c, a knows dave is subscribed on c too, and
+    // his leaving a is no leave (without this wait, a loaded machine made a say `left` and then `joined`).
+    await daveOnC.client.publish('room-1', 'dave on c');
+    await alice.events.message.next((m) => m.data === 'dave on c', "dave's publish from c, on a");
     await daveOnA.client.close();
     await bob.client.unsubscribe('room-1');
     await Promise.all([hears(alice, 'room-1', 'left', 'bob'), hears(carol, 'room-1', 'left', 'bob')]);

@@ -31,18 +31,21 @@ export class KilledService {
 
   /**
    * `rounds` times: waits for `traffic` (given a random number in [0, 1) to
-   * size it), then kills the service and starts it again.
+   * size it), then kills the service, tells `killed` once it is dead, and
+   * starts it again.
    */
   async killRounds(
     rounds: number,
     seed: number,
     traffic: (round: number, random: () => number) => Promise<void>,
+    killed: (round: number) => void = () => undefined,
   ): Promise<void> {
     let rng = seed;
     const random = (): number => (rng = (rng * 1103515245 + 12345) % 2147483648) / 2147483648;
     for (let round = 1; round <= rounds; round++) {
       await traffic(round, random);
       await this.kill();
+      killed(round);
       await this.start();
     }
   }
