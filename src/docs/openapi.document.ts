@@ -3,6 +3,7 @@ import type * as Swagger from '@nestjs/swagger';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { applyApiDocs } from './api-docs.decorators';
 import { CONNECTOR_SCHEMAS } from '../connectors/connectors.schemas';
+import { OPS_SCHEMAS } from './openapi.ops-schemas';
 import { SCHEMAS } from './openapi.schemas';
 import { STREAM_SCHEMAS } from './openapi.stream-schemas';
 import type { OpenApiDocument } from './openapi.types';
@@ -74,7 +75,7 @@ export function openApiDocument(app: INestApplication, version: string): OpenApi
   completePaths(document);
   document.components = {
     ...document.components,
-    schemas: { ...SCHEMAS, ...STREAM_SCHEMAS, ...CONNECTOR_SCHEMAS, ...document.components?.schemas },
+    schemas: { ...SCHEMAS, ...OPS_SCHEMAS, ...STREAM_SCHEMAS, ...CONNECTOR_SCHEMAS, ...document.components?.schemas },
   };
   return document as unknown as OpenApiDocument;
 }
