@@ -1,14 +1,11 @@
-import { ago, coalesce, formatValue, h, replaceChildren } from './dom';
+import { ago, coalesce, h, replaceChildren } from './dom';
+import { deviceCells } from './device-row';
 import type { DeviceState, DeviceStore } from './store';
 import type { HistorySource } from './sparklines';
 import { Sparklines } from './sparklines';
 import type { DeviceEvent } from './types';
 import { STATUSES } from './types';
 
-/** At most this many readings in a row's summary cell. */
-const READINGS_SHOWN = 4;
-/** Characters of a reading's value shown in the table (the device view shows it whole). */
-const READING_CHARS = 40;
 /** Heartbeat interval (s) of undeclared types, until `/api/stats` says otherwise. */
 const DEFAULT_HEARTBEAT_SEC = 300;
 
@@ -279,52 +276,10 @@ export class DeviceTable {
   }
 
   private render(row: HTMLTableRowElement, d: DeviceState): void {
-    const readings = Object.entries(d.readings)
-      .slice(0, READINGS_SHOWN)
-      .map(([name, r]) =>
-        h('span', { class: 'reading', 'data-reading': name }, h('b', null, name), ' ', clip(formatValue(r.value))),
-      );
     const status = this.displayStatus(d);
     this.shown.set(d.key, status);
     row.dataset.status = d.status;
     row.dataset.shown = status;
-    const title = status === 'silent' ? `${d.status}, but not heard for longer than its heartbeat interval` : undefined;
-    replaceChildren(
-      row,
-      h('td', null, d.type),
-      h('td', { class: 'id' }, d.id),
-      h(
-        'td',
-        null,
-        h('span', { class: `badge status-${status}`, 'data-testid': 'status', title }, status.replace('_', ' ')),
-      ),
-      h('td', { class: 'seen', 'data-seen': String(d.lastSeen) }, d.lastSeen ? ago(d.lastSeen) : '—'),
-      h('td', null, d.battery === null ? '—' : batteryGauge(d.battery)),
-      h('td', null, d.firmware ?? '—'),
-      h('td', { class: 'trend' }, this.sparklines.draw(d.key)),
-      h('td', { class: 'readings' }, ...readings),
-    );
+    replaceChildren(row, ...deviceCells(d, status, this.sparklines.draw(d.key)));
   }
-}
-
-/** A reading as a table cell shows it: long texts cut, so that a row never runs past the table. */
-function clip(text: string): string {
-  return text.length > READING_CHARS ? `${text.slice(0, READING_CHARS)}…` : text;
-}
-
-function batteryGauge(level: number): HTMLElement {
-  const pct = Math.max(0, Math.min(100, level));
-  return h(
-    'span',
-    { class: `battery${pct < 20 ? ' low' : ''}`, title: `${pct.toFixed(1)} %` },
-    fill(pct),
-    h('span', { class: 'label' }, `${Math.round(pct)} %`),
-  );
-}
-
-/** Set through the style object, not a style attribute, which the page's Content-Security-Policy refuses. */
-function fill(pct: number): HTMLElement {
-  const el = h('span', { class: 'fill' });
-  el.style.width = `${pct}%`;
-  return el;
 }
