@@ -1,6 +1,8 @@
+import { ChannelMatcher, eventChannel } from '../auth/channel-pattern';
 import type { DeviceEvent, EventFilter } from '../bus/device-event';
 import type { EventPage } from '../bus/event-reader.service';
 import type { EventLogRepository } from '../bus/event-log.repository';
+import type { ConnectorRecord } from './connector.entity';
 
 /** Rows one read examines at most, so a narrow filter over a long log costs several reads, not one long one. */
 const SCAN_ROWS = 10_000;
@@ -39,4 +41,23 @@ export async function readBatch(
     if (rows.length < limit) return { events, cursor: String(after), more: false, ...reset };
   }
   return { events, cursor: String(after), more: true, ...reset };
+}
+
+/**
+ * The filter of a connector, as one in-memory test over pages read by
+ * position alone (readBatch says why).
+ */
+export function compileFilter(record: Pick<ConnectorRecord, 'filter'>, prefix: string): EventFilter {
+  const f = record.filter;
+  const matcher = f.channels && f.channels.length > 0 ? new ChannelMatcher(f.channels) : undefined;
+  const types = f.event_types ? new Set(f.event_types) : undefined;
+  const { device_type: type, device_id: id } = f;
+  if (!matcher && !types && type === undefined && id === undefined) return {};
+  return {
+    allow: (e: DeviceEvent) =>
+      (type === undefined || e.device_type === type) &&
+      (id === undefined || e.device_id === id) &&
+      (types === undefined || types.has(e.event)) &&
+      (matcher === undefined || matcher.matches(eventChannel(prefix, e))),
+  };
 }

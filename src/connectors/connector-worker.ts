@@ -1,5 +1,4 @@
 import type { Logger } from '@nestjs/common';
-import { ChannelMatcher, eventChannel } from '../auth/channel-pattern';
 import type { DeviceEvent, EventFilter } from '../bus/device-event';
 import type { EventPage } from '../bus/event-bus.service';
 import { Backoff } from '../common/backoff';
@@ -7,6 +6,7 @@ import type { ConnectorsConfig } from '../config/app-config';
 import type { ConnectorRecord } from './connector.entity';
 import type { ConnectorMetrics } from './connector-metrics';
 import type { ConnectorDelta } from './connectors.repository';
+import { compileFilter } from './connector-reader';
 import { CursorCommitter } from './cursor-committer';
 import { deliveryBody, deliveryHeaders } from './delivery-body';
 import type { SendResult } from './webhook-sender';
@@ -290,23 +290,4 @@ export class ConnectorWorker {
       }
     }).finally(() => (this.sleeping = undefined));
   }
-}
-
-/**
- * The filter of a connector, as one in-memory test over pages read by
- * position alone (connector-reader.ts says why).
- */
-export function compileFilter(record: Pick<ConnectorRecord, 'filter'>, prefix: string): EventFilter {
-  const f = record.filter;
-  const matcher = f.channels && f.channels.length > 0 ? new ChannelMatcher(f.channels) : undefined;
-  const types = f.event_types ? new Set(f.event_types) : undefined;
-  const { device_type: type, device_id: id } = f;
-  if (!matcher && !types && type === undefined && id === undefined) return {};
-  return {
-    allow: (e: DeviceEvent) =>
-      (type === undefined || e.device_type === type) &&
-      (id === undefined || e.device_id === id) &&
-      (types === undefined || types.has(e.event)) &&
-      (matcher === undefined || matcher.matches(eventChannel(prefix, e))),
-  };
 }
