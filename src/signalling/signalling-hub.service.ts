@@ -1,11 +1,10 @@
-import { logUnexpected } from '../common/domain-error';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/app-config';
 import { ChannelCommandsService } from './channel-commands.service';
 import { ChannelMembers } from './channel-members';
 import { DeviceChannelsService } from './device-channels.service';
-import { channelProblem, isReservedChannel, isValidPeerId, patternCovers } from './channel-rules';
+import { isValidPeerId, patternCovers } from './channel-rules';
 import type { PeerInfo } from './peer-info';
 import { peerInfo } from './peer-info';
 import type { ClientFrame } from './signalling-frames';
@@ -20,6 +19,7 @@ import {
 import type { PeerIdentity, PeerSocket } from './signalling-peer';
 import { SignallingPeer } from './signalling-peer';
 import { PeerRegistry } from './peer-registry';
+import { checkChannel, sendFailure } from './signalling-failures';
 import type { RelayedSide, SignallingRelay } from './signalling-relay';
 import { SIGNALLING_RELAY } from './signalling-relay';
 
@@ -116,35 +116,13 @@ export class SignallingHubService {
     }
   }
 
-  /**
-   * The one place failures become what the client sees: an `error` frame
-   * (the connection stays open), or a close code. Unknown errors are logged
-   * once with a correlation id.
-   */
+  /** A failure as the client sees it (sendFailure). */
   fail(peer: SignallingPeer, err: unknown, requestId: string | undefined): void {
-    if (err instanceof SignallingError) {
-      const id = err.requestId ?? requestId;
-      peer.sendFrame({
-        type: 'error',
-        code: err.code,
-        ...(id !== undefined ? { requestId: id } : {}),
-        message: err.message,
-      });
-    } else if (err instanceof SignallingClose) {
-      peer.close(err.closeCode, err.reason);
-    } else {
-      const correlationId = logUnexpected(this.logger, err);
-      peer.sendFrame({
-        type: 'error',
-        code: 'internal_error',
-        ...(requestId !== undefined ? { requestId } : {}),
-        message: `internal error (correlation id ${correlationId})`,
-      });
-    }
+    sendFailure(peer, err, requestId, this.logger);
   }
 
   private subscribe(peer: SignallingPeer, channel: unknown, includeSenderMetadata: boolean, requestId?: string): void {
-    const name = this.checkChannel(channel, requestId);
+    const name = checkChannel(channel, requestId);
     if (!peer.can('subscribe'))
       throw new SignallingError('action_not_permitted', 'this credential may not subscribe', requestId);
     if (!peer.identity.channels.some((claim) => patternCovers(claim, name))) {
@@ -168,13 +146,13 @@ export class SignallingHubService {
   }
 
   private unsubscribe(peer: SignallingPeer, channel: unknown, requestId?: string): void {
-    const name = this.checkChannel(channel, requestId);
+    const name = checkChannel(channel, requestId);
     this.members.unsubscribe(peer, name);
     if (requestId !== undefined) peer.sendFrame({ type: 'ack', requestId });
   }
 
   private publish(peer: SignallingPeer, channel: unknown, data: unknown, hasData: boolean, requestId?: string): void {
-    const name = this.checkChannel(channel, requestId);
+    const name = checkChannel(channel, requestId);
     if (!peer.can('publish'))
       throw new SignallingError('action_not_permitted', 'this credential may not publish', requestId);
     if (!hasData) throw new SignallingError('missing_data', 'publish needs data', requestId);
@@ -304,14 +282,5 @@ export class SignallingHubService {
     this.stats.published++;
     this.stats.delivered += delivered;
     return delivered;
-  }
-
-  private checkChannel(channel: unknown, requestId?: string): string {
-    const problem = channelProblem(channel);
-    if (problem) throw new SignallingError('invalid_channel', problem, requestId);
-    const name = channel as string;
-    if (isReservedChannel(name))
-      throw new SignallingError('channel_reserved', `${name.split('/')[0]}/ is reserved`, requestId);
-    return name;
   }
 }
