@@ -11,7 +11,7 @@
  * `--qos1` messages at QoS 1 (0 skips): 100 devices, then one gateway, each
  * timed until the last PUBACK (after the commit), against the bare broker
  * (bench/ingest-qos1.ts), `--rounds` times in turn; the verdict is the
- * median of the rounds' ratios.
+ * median of the rounds' ratios (for an even count, the upper of the two middle ones).
  *
  * `--signalling` messages (default: as `--qos1`; 0 skips) from devices that
  * speak the signalling protocol (issue #15): 100 SDK SignallingClients with
@@ -43,6 +43,7 @@ import { loadavg } from 'node:os';
 import { DEVICES, bareQos1, publishQos1, workloads } from './ingest-qos1';
 import { SIGNALLING_TYPE, publishSignalling } from './ingest-signalling';
 import { freshPostgres } from './fresh-postgres';
+import { stats } from './latency-stats';
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
@@ -165,19 +166,15 @@ async function qos1(
   const each = (values: number[], show: (v: number) => string): string => values.map(show).join(' / ');
   const msgs = (v: number): string => `${Math.round(v)}`;
   const percent = (v: number): string => `${(v * 100).toFixed(0)}%`;
-  const ratioCell = QOS1_ROUNDS === 1 ? percent(ratios[0]) : `${each(ratios, percent)}; median ${percent(median(ratios))}`;
+  const ratioCell =
+    QOS1_ROUNDS === 1 ? percent(ratios[0]) : `${each(ratios, percent)}; median ${percent(stats(ratios).p50)}`;
   qos1Rows.push(
     `| ${label} | ${workload.name} | ${QOS1_COUNT} | ${each(brokers, msgs)} msg/s | ${each(bridges, msgs)} msg/s | ` +
       `${ratioCell} | ${lost === 0 ? 'none' : `${lost} not in the log at the last PUBACK`} |`,
   );
-  return { ok: lost === 0, rate: median(bridges) };
+  return { ok: lost === 0, rate: stats(bridges).p50 };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 const qos1Rows: string[] = [];
 
 /** The signalling devices against MQTT QoS 1's devices workload of the same run (`mqttRate`); adds a row. */
