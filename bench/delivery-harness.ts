@@ -5,6 +5,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -55,6 +56,11 @@ export class Server {
       child.once('exit', (code) => reject(new Error(`server exited (${code}) before it was ready`)));
     });
     return new Server(child, ready.url, ready.mqttUrl);
+  }
+
+  /** The server's process id, for its CPU time (`processCpuMs`). */
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   async memory(): Promise<ServerMemory> {
@@ -148,13 +154,21 @@ export const payload = (seq: number): string => JSON.stringify({ t: performance.
  * messages due within one such sleep go together; it does not spin, which
  * took a whole core of this 2-core machine from the peers under test.
  */
-export async function paced(client: mqtt.MqttClient, topic: string, rate: number, seconds: number): Promise<number> {
+export async function paced(
+  client: mqtt.MqttClient,
+  topic: string,
+  rate: number,
+  seconds: number,
+  /** Called before each message with its `seq`. */
+  before?: (seq: number) => void,
+): Promise<number> {
   const start = performance.now();
   const total = Math.round(rate * seconds);
   let sent = 0;
   while (sent < total) {
     const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
     while (sent < due) {
+      before?.(sent);
       client.publish(topic, payload(sent), { qos: 0 });
       sent++;
     }
@@ -162,6 +176,25 @@ export async function paced(client: mqtt.MqttClient, topic: string, rate: number
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - performance.now())));
   }
   return sent;
+}
+
+/**
+ * CPU time so far in ms from a /proc stat file (a process's: every thread;
+ * a task's: that thread), from utime and stime, fields 14 and 15 of
+ * stat(5), in clock ticks of 10 ms; undefined where there is no such file.
+ */
+export function statCpuMs(path: string): number | undefined {
+  try {
+    const fields = readFileSync(path, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's CPU time so far, every thread, in ms (`statCpuMs`). */
+export function processCpuMs(pid: number | undefined): number | undefined {
+  return pid === undefined ? undefined : statCpuMs(`/proc/${pid}/stat`);
 }
 
 /** Waits until `done()` or until nothing has changed in `idleMs`. */

@@ -6,7 +6,7 @@
  * Answers `rss` (after a GC), `stages` (BENCH_STAGES=1: where each event's
  * time went, StageClock) and `stop` over IPC.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApp } from '../src/app';
@@ -14,6 +14,7 @@ import { loadConfig } from '../src/config/load-config';
 import { MqttTransport } from '../src/mqtt/mqtt-transport';
 import type { StageReport } from '../src/observability/stage-clock';
 import { StageClock } from '../src/observability/stage-clock';
+import { statCpuMs } from './delivery-harness';
 
 export interface ServerReady {
   kind: 'ready';
@@ -32,13 +33,7 @@ export interface ServerStages {
 
 /** The main thread's CPU time so far in ms (Linux /proc; undefined elsewhere). */
 function mainThreadCpuMs(): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    // utime and stime, fields 14 and 15 of stat(5), in clock ticks (100 a second on Linux).
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
+  return statCpuMs(`/proc/self/task/${process.pid}/stat`);
 }
 export interface ServerMemory {
   kind: 'rss';

@@ -63,6 +63,11 @@ export class NodeRed {
     readonly wsUrl: string,
   ) {}
 
+  /** Its process id, for its CPU time. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   /** Starts Node-RED with the flow `mqtt in` (`brokerUrl`, `topic`) -> `websocket out`; resolves once the path accepts. */
   static async start(redJs: string, brokerUrl: string, topic: string): Promise<NodeRed> {
     const broker = new URL(brokerUrl);
