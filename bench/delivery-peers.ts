@@ -17,9 +17,9 @@
  * `--stages` traces every event through the bridge (StageClock: received,
  * queued, sealed, committed, sent) and prints where its time went, with the
  * bridge's event-loop delay.
- * Workloads: 1,000 msg/s for 5 s (5,000 messages) and 10,000 msg/s for 5 s
- * (50,000) to one WebSocket client; 200 msg/s for 5 s to 100 WebSocket
- * clients. The same publisher loop and the same WebSocket client code for
+ * Workloads: 1,000 msg/s and 10,000 msg/s to one WebSocket client, 200
+ * msg/s to 100 WebSocket clients; each for the warm-up and then 4 s (5 s,
+ * 5,000, 50,000 and 1,000 messages, with the default warm-up). The same publisher loop and the same WebSocket client code for
  * every peer, and beside each a bare MQTT subscriber on the broker the
  * publisher uses, receiving the same messages in the same run: the floor.
  * Latency is MQTT publish to receipt. The first `--warmup` seconds (1 by
@@ -292,7 +292,7 @@ export async function peers(): Promise<void> {
   for (const workload of WORKLOADS.filter((w) => chosen.includes(w.name))) {
     const total = workload.rate * (WARMUP_SECONDS + MEASURED_SECONDS);
     console.log(
-      `### Peers: ${workload.label} x ${total.toLocaleString('en-US')} (publish to WebSocket receipt, first ${WARMUP_SECONDS} s dropped)\n`,
+      `### Peers: ${workload.label}, ${total.toLocaleString('en-US')} messages (publish to WebSocket receipt, the first ${WARMUP_SECONDS} s dropped)\n`,
     );
     // Other work on the machine shows in every figure here: say how busy it was.
     console.log(`Load average before: ${loadavg()[0].toFixed(2)} over ${availableParallelism()} cores.\n`);
