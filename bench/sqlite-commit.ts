@@ -3,7 +3,7 @@
  * (issue #17), without a broker, clients or the rest of the service, so the
  * figures move little with the machine's load:
  *
- *   npm run bench -- sqlite-commit [--rate 1000] [--seconds 10] [--burn 0]
+ *   npm run bench -- sqlite-commit [--rate 1000] [--seconds 10] [--burn 0] [--ride 1]
  *
  * Lone event-log appends (the counter, one event row of ~330 bytes, its batch
  * row) go to the writer thread one at a time at `rate` a second, each with the
@@ -15,7 +15,14 @@
  *   100 ms, 20 ms past 8,000 pages; a RESTART between two transactions past
  *   16,000 pages), as now.
  * Printed: p50, p99, max of the round trip, how many took over 10 ms, the
- * largest WAL seen.
+ * largest WAL seen, and per append the process's CPU time (every thread:
+ * this loop, the writer, the checkpointer) and the bytes it had written to
+ * the disk (/proc/self/io, WAL and checkpoints; Linux only).
+ *
+ * `--ride 1,20`: the device rows and readings ride with every append (1, as
+ * the service did until BatchWriter held them LATER_MIN_MS), or with one in
+ * N, then carrying the N events' readings and one device row: a row per
+ * value, both ways of checkpointing each.
  *
  * `--burn N` runs N processes that only spin in a busy loop
  * beside both ways (stopped at the end): the same commits on a machine whose
@@ -25,7 +32,7 @@
  * wakes.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -44,6 +51,19 @@ const flag = (name: string, fallback: number): number => {
 const RATE = flag('rate', 1000);
 const SECONDS = flag('seconds', 10);
 const BURN = flag('burn', 0);
+const RIDES = (args.includes('--ride') ? args[args.indexOf('--ride') + 1] : '1').split(',').map(Number);
+
+/** Bytes this process has had written to storage so far (Linux), or undefined. */
+function writtenBytes(): number | undefined {
+  try {
+    const line = readFileSync('/proc/self/io', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('write_bytes:'));
+    return line === undefined ? undefined : Number(line.split(':')[1]);
+  } catch {
+    return undefined;
+  }
+}
 const BODY = JSON.stringify({ event: 'data', device_type: 'bench', data: { t: 1, seq: 1, pad: 'x'.repeat(200) } });
 
 async function schema(path: string): Promise<void> {
@@ -68,7 +88,17 @@ function append(id: number): WriteStatement[] {
   ];
 }
 
-/** Its device row and reading, as SqliteDevicesRepository writes them. */
+/**
+ * The device rows and readings of events `from`..`to` (each of a device of
+ * its own, b-0 to b-99), as SqliteDevicesRepository writes them: one job.
+ */
+function deviceWrites(from: number, to: number): WriteStatement[] {
+  const statements: WriteStatement[] = [];
+  for (let id = from; id <= to; id++) statements.push(...deviceWrite(id));
+  return statements;
+}
+
+/** One event's device row and reading. */
 function deviceWrite(id: number): WriteStatement[] {
   const key = (id % 100) + 1;
   return [
@@ -83,7 +113,7 @@ function deviceWrite(id: number): WriteStatement[] {
   ];
 }
 
-async function run(mode: 'in-commit' | 'checkpointer'): Promise<void> {
+async function run(mode: 'in-commit' | 'checkpointer', ride: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'dhb-bench-commit-'));
   const path = join(dir, 'bench.sqlite');
   await schema(path);
@@ -123,17 +153,26 @@ async function run(mode: 'in-commit' | 'checkpointer'): Promise<void> {
   });
   let largestWal = 0;
   const total = RATE * SECONDS;
+  const cpuFrom = process.cpuUsage();
+  const writtenFrom = writtenBytes();
   const start = performance.now();
   for (let id = 1; id <= total; id++) {
     const due = start + ((id - 1) / RATE) * 1000;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    if (id > 1) writer.postMessage({ id: -id, statements: deviceWrite(id - 1) } satisfies WriteJob);
+    if (id > 1 && (id - 1) % ride === 0)
+      writer.postMessage({ id: -id, statements: deviceWrites(id - ride, id - 1) } satisfies WriteJob);
     sentAt.set(id, performance.now());
     writer.postMessage({ id, statements: append(id) } satisfies WriteJob);
     if (id % 100 === 0) largestWal = Math.max(largestWal, statSync(`${path}-wal`).size);
   }
   while (times.length < total) await new Promise((resolve) => setTimeout(resolve, 10));
+  const cpu = process.cpuUsage(cpuFrom);
+  const writtenTo = writtenBytes();
+  const written =
+    writtenFrom === undefined || writtenTo === undefined
+      ? 'n/a'
+      : `${((writtenTo - writtenFrom) / total / 1024).toFixed(1)} KB`;
   await checkpointer?.close();
   const exited = new Promise((resolve) => writer.once('exit', resolve));
   writer.postMessage('close');
@@ -142,7 +181,7 @@ async function run(mode: 'in-commit' | 'checkpointer'): Promise<void> {
   const s = stats(times);
   const slow = times.filter((t) => t > 10).length;
   console.log(
-    `| ${mode} | ${total} | ${ms(s.p50)} | ${ms(s.p99)} | ${ms(s.max)} | ${slow} | ${(largestWal / 2 ** 20).toFixed(1)} MB |`,
+    `| ${mode} | ${ride} | ${total} | ${ms(s.p50)} | ${ms(s.p99)} | ${ms(s.max)} | ${slow} | ${(largestWal / 2 ** 20).toFixed(1)} MB | ${((cpu.user + cpu.system) / total).toFixed(0)} µs | ${written} |`,
   );
 }
 
@@ -153,9 +192,13 @@ async function main(): Promise<void> {
   process.on('exit', () => burners.forEach((b) => b.kill('SIGKILL')));
   const beside = BURN > 0 ? `, beside ${BURN} busy-looping processes` : '';
   console.log(`### SQLite commit round trip, ${RATE} lone appends a second for ${SECONDS} s${beside}\n`);
-  console.log('| checkpoints | appends | p50 | p99 | max | over 10 ms | largest WAL |\n|---|---|---|---|---|---|---|');
-  await run('in-commit');
-  await run('checkpointer');
+  console.log(
+    '| checkpoints | device rows ride with one append in | appends | p50 | p99 | max | over 10 ms | largest WAL | CPU per append | written per append |\n|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const ride of RIDES) {
+    await run('in-commit', ride);
+    await run('checkpointer', ride);
+  }
   burners.forEach((b) => b.kill('SIGKILL'));
   console.log('');
 }
