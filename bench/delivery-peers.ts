@@ -2,7 +2,7 @@
  * Latency at everyday rates against a stateless flow (issue #17), a phase of
  * bench/delivery.ts:
  *
- *   npm run bench -- delivery --only peers [--peers embedded,mosquitto,node-red,embedded-pg,mosquitto-pg]
+ *   npm run bench -- delivery --only peers [--peers embedded,mosquitto,node-red,durable-floor,embedded-pg,mosquitto-pg]
  *                                          [--workloads 1000,10000,fanout] [--stages]
  *                                          [--warmup 5] [--per-second]
  *
@@ -12,6 +12,9 @@
  *   MQTT_URL, default mqtt://127.0.0.1:1883) and a topic prefix of its own;
  * - Node-RED 4, `mqtt in` on the same Mosquitto -> `websocket out`
  *   (bench/node-red.ts, installed on first use outside the repository);
+ * - the durable floor (bench/durable-floor.ts): on the same Mosquitto, each
+ *   message appended to a file and fdatasync'd (group commit) before it is
+ *   sent; the least any process that syncs before it sends does;
  * - with DATABASE_URL=postgres://…, the two bridge peers again on PostgreSQL
  *   (a fresh database for each run, dropped after it).
  * `--stages` traces every event through the bridge (StageClock: received,
@@ -30,10 +33,11 @@
  * and 100-135 ms from its seventh on (a CPU profile), with V8's compiler
  * threads busy meanwhile; Node-RED's p50 moved less (0.51 to 0.34 ms over
  * its first four seconds).
- * Printed: p50/p99/max per path, then bridge/Node-RED and bridge/bare, and
- * each peer's CPU time per message over the measured seconds (the whole
- * process, every thread: the bridge, or Node-RED; the broker's own CPU is
- * in neither). `--per-second`: each measured second's p50 and p99 too.
+ * Printed: p50/p99/max per path, then bridge/Node-RED, bridge/durable floor
+ * and bridge/bare, and each peer's CPU time per message over the measured
+ * seconds (the whole process, every thread; the broker's own CPU is in
+ * none but the embedded bridge's). `--per-second`: each measured second's
+ * p50 and p99 too.
  * Goal (issue #17): bridge p99 at most half of Node-RED's, p50 within 1 ms
  * of the bare subscriber's. Mosquitto or Node-RED unavailable: those peers
  * are skipped with a note. Loopback only; about 2 minutes.
@@ -45,6 +49,7 @@ import type { Sample } from './delivery-harness';
 import { Server, mqttClient, openMany, paced, payload, processCpuMs, settle, wsClient } from './delivery-harness';
 import type { Stats } from './latency-stats';
 import { ms, stats } from './latency-stats';
+import { DurableFloor } from './durable-floor';
 import { NodeRed, installNodeRed } from './node-red';
 import { freshPostgres } from './fresh-postgres';
 
@@ -141,7 +146,7 @@ async function availablePeers(): Promise<Peer[]> {
       bridge: true,
       start: () => bridge({ postgres: true }),
     });
-  const needMosquitto = wanted.includes('mosquitto') || wanted.includes('node-red');
+  const needMosquitto = ['mosquitto', 'mosquitto-pg', 'node-red', 'durable-floor'].some((p) => wanted.includes(p));
   if (needMosquitto && !(await reachable(MOSQUITTO))) {
     console.log(`No MQTT broker at ${MOSQUITTO} (MQTT_URL): the Mosquitto and Node-RED peers are skipped.\n`);
     return peers;
@@ -159,6 +164,17 @@ async function availablePeers(): Promise<Peer[]> {
       label: 'bridge, Mosquitto, PostgreSQL',
       bridge: true,
       start: (run) => bridge({ mqttUrl: MOSQUITTO, topicPrefix: `dhbench${run}`, postgres: true }),
+    });
+  if (wanted.includes('durable-floor'))
+    peers.push({
+      name: 'durable-floor',
+      label: 'durable floor (Mosquitto, fdatasync, then send)',
+      bridge: false,
+      start: async (run) => {
+        const topic = `dhbench${run}/floor/data`;
+        const floor = await DurableFloor.start(MOSQUITTO, topic);
+        return { brokerUrl: MOSQUITTO, topic, wsUrl: floor.wsUrl, pid: floor.pid, stop: () => floor.stop() };
+      },
     });
   if (wanted.includes('node-red')) {
     const installed = installNodeRed();
@@ -330,15 +346,20 @@ export async function peers(): Promise<void> {
       );
     }
     const nodeRed = results.get('node-red');
+    const floor = results.get('durable-floor');
+    const versus = (a: number, peer: Result | undefined, b: (r: Result) => number | undefined): string => {
+      const other = peer && b(peer);
+      return other ? ratio(a, other) : 'n/a';
+    };
     console.log(
-      '\n| bridge | p50 / Node-RED | p99 / Node-RED | p50 / bare | p99 / bare | p50 - bare | CPU per message / Node-RED |\n|---|---|---|---|---|---|---|',
+      '\n| bridge | p50 / Node-RED | p99 / Node-RED | p99 / durable floor | p50 / bare | p99 / bare | p50 - bare | CPU per message / Node-RED |\n|---|---|---|---|---|---|---|---|',
     );
-    const nodeRedCpu = nodeRed && cpuPerMessage(nodeRed);
     for (const peer of all.filter((p) => p.bridge)) {
       const r = results.get(peer.name) as Result;
       const cpu = cpuPerMessage(r);
+      const cpuRatio = cpu === undefined ? 'n/a' : versus(cpu, nodeRed, cpuPerMessage);
       console.log(
-        `| ${peer.label} | ${nodeRed ? ratio(r.web.p50, nodeRed.web.p50) : 'n/a'} | ${nodeRed ? ratio(r.web.p99, nodeRed.web.p99) : 'n/a'} | ${ratio(r.web.p50, r.bare.p50)} | ${ratio(r.web.p99, r.bare.p99)} | ${ms(r.web.p50 - r.bare.p50)} | ${cpu !== undefined && nodeRedCpu ? ratio(cpu, nodeRedCpu) : 'n/a'} |`,
+        `| ${peer.label} | ${versus(r.web.p50, nodeRed, (n) => n.web.p50)} | ${versus(r.web.p99, nodeRed, (n) => n.web.p99)} | ${versus(r.web.p99, floor, (f) => f.web.p99)} | ${ratio(r.web.p50, r.bare.p50)} | ${ratio(r.web.p99, r.bare.p99)} | ${ms(r.web.p50 - r.bare.p50)} | ${cpuRatio} |`,
       );
     }
     console.log('\nGoal: p99 / Node-RED <= 0.50x, p50 - bare <= 1 ms.\n');
