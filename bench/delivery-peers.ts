@@ -30,7 +30,7 @@
  * then 4 seconds are measured: a just-started process is still compiling
  * its hot paths, and a long-running service is not. At 1,000 msg/s the
  * bridge's main thread spent about 470 ms a second in its first seconds
- * and 100-135 ms from its seventh on (a CPU profile), with V8's compiler
+ * and 70-135 ms from its sixth on (a CPU profile), with V8's compiler
  * threads busy meanwhile; Node-RED's p50 moved less (0.51 to 0.34 ms over
  * its first four seconds).
  * Printed: p50/p99/max per path, then bridge/Node-RED, bridge/durable floor
