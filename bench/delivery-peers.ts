@@ -40,7 +40,8 @@
  * p50 and p99 too.
  * Goal (issue #17): bridge p99 at most half of Node-RED's, p50 within 1 ms
  * of the bare subscriber's. Mosquitto or Node-RED unavailable: those peers
- * are skipped with a note. Loopback only; about 2 minutes.
+ * are skipped with a note. Loopback only; about 4 minutes for the three
+ * workloads and four peers (5 with PostgreSQL: 5 minutes).
  */
 import { availableParallelism, loadavg } from 'node:os';
 import type { StageReport } from '../src/observability/stage-clock';
@@ -148,7 +149,9 @@ async function availablePeers(): Promise<Peer[]> {
     });
   const needMosquitto = ['mosquitto', 'mosquitto-pg', 'node-red', 'durable-floor'].some((p) => wanted.includes(p));
   if (needMosquitto && !(await reachable(MOSQUITTO))) {
-    console.log(`No MQTT broker at ${MOSQUITTO} (MQTT_URL): the Mosquitto and Node-RED peers are skipped.\n`);
+    console.log(
+      `No MQTT broker at ${MOSQUITTO} (MQTT_URL): the peers on Mosquitto (bridge, Node-RED, durable floor) are skipped.\n`,
+    );
     return peers;
   }
   if (wanted.includes('mosquitto'))
