@@ -21,15 +21,14 @@
  *
  * `--ride 1,20`: the device rows and readings ride with every append (1, as
  * the service did until BatchWriter held them LATER_MIN_MS), or with one in
- * N, then carrying the N events' readings and one device row: a row per
- * value, both ways of checkpointing each.
+ * N, then carrying the N events' device rows and readings in one job: a row
+ * of the table per value, both ways of checkpointing each.
  *
- * `--burn N` runs N processes that only spin in a busy loop
- * beside both ways (stopped at the end): the same commits on a machine whose
- * cores are taken, as they are in the delivery bench, where the bridge's
- * threads, the broker, the publisher and the clients share two cores. A
- * commit that waits for the disk sleeps, and waits again for a core when it
- * wakes.
+ * `--burn N` runs N processes that only spin in a busy loop beside both ways
+ * (stopped at the end): the same commits on a machine whose cores are taken,
+ * as they are in the delivery bench, where the bridge's threads, the broker,
+ * the publisher and the clients share two cores. A commit that waits for the
+ * disk sleeps, and waits again for a core when it wakes.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
