@@ -20,9 +20,10 @@
  * the disk (/proc/self/io, WAL and checkpoints; Linux only).
  *
  * `--ride 1,20`: the device rows and readings ride with every append (1, as
- * the service did until BatchWriter held them LATER_MIN_MS), or with one in
- * N, then carrying the N events' device rows and readings in one job: a row
- * of the table per value, both ways of checkpointing each.
+ * the service did until the devices projection paced its writes, 20 ms
+ * apart at the least), or with one in N, then carrying the N events' device
+ * rows and readings in one job: a row of the table per value, both ways of
+ * checkpointing each.
  *
  * `--burn N` runs N processes that only spin in a busy loop beside both ways
  * (stopped at the end): the same commits on a machine whose cores are taken,

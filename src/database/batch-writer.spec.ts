@@ -92,25 +92,14 @@ describe('BatchWriter on a SQLite file', () => {
     expect((await values()).filter((n) => n !== 2)).toEqual([1, 3]);
   });
 
-  it('holds a runLater job for 20 ms, then sends it just before the next run job; alone after 50 ms', async () => {
-    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
-    try {
-      const later = writer.runLater([insert(1)]);
-      // A run sooner goes without it: passes only if row 1 is not in yet.
-      const absent = { sql: 'UPDATE t SET n = n WHERE n = 1', params: [], expectChanges: 0 };
-      expect(await writer.run([insert(5), absent])).toEqual([1, 0]);
-      jest.advanceTimersByTime(20);
-      // Passes only if row 1 is in already when this job runs.
-      const now = writer.run([{ sql: 'UPDATE t SET n = 2 WHERE n = 1', params: [], expectChanges: 1 }]);
-      expect(await Promise.all([later, now])).toEqual([[1], [1]]);
-      // With no run to go with, its LATER_MS timer sends it.
-      const alone = writer.runLater([insert(3)]);
-      jest.advanceTimersByTime(50);
-      expect(await alone).toEqual([1]);
-    } finally {
-      jest.useRealTimers();
-    }
-    expect(await values()).toEqual([2, 3, 5]);
+  it('sends a runLater job just before the next run job, and alone when none comes', async () => {
+    const later = writer.runLater([insert(1)]);
+    // Passes only if row 1 is in already when this job runs.
+    const now = writer.run([{ sql: 'UPDATE t SET n = 2 WHERE n = 1', params: [], expectChanges: 1 }]);
+    expect(await Promise.all([later, now])).toEqual([[1], [1]]);
+    expect(await values()).toEqual([2]);
+    expect(await writer.runLater([insert(3)])).toEqual([1]);
+    expect(await values()).toEqual([2, 3]);
   });
 
   it('sends a big runLater job at once, after the jobs held before it', async () => {

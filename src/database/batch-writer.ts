@@ -41,16 +41,6 @@ const WAL_RESTART_PAGES = 16000;
  */
 const LATER_MS = 50;
 /**
- * How long a `runLater` job waits at least before it goes with a `run`.
- * @default 20 ms: at 1,000 lone events a second the devices projection's
- * rows then ride with one event commit in twenty instead of every one
- * (what piles up meanwhile goes into the projection's next job), and the
- * other commits write the log's 6-7 pages instead of 11: a quarter fewer
- * bytes written and a fifth less CPU per event in `npm run bench --
- * sqlite-commit --ride 1,20` (issue #17).
- */
-const LATER_MIN_MS = 20;
-/**
  * Parameters from which a `runLater` job goes to the thread at once instead
  * of waiting for the next `run`. @default 4096 (about 800 readings, what
  * some 160 data events make): a commit of its own then costs little beside
@@ -98,8 +88,6 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
   /** Jobs of `runLater` waiting for the next `run`. */
   private later: (Waiting & { statements: WriteStatement[] })[] = [];
   private laterTimer: NodeJS.Timeout | undefined;
-  /** When the oldest job in `later` was held (performance.now()). */
-  private laterSince = 0;
   private nextJob = 1;
   private closing = false;
   /** The writer thread's `PRAGMA synchronous` as SQLite reports it (2 = FULL, 1 = NORMAL), once it is running. */
@@ -138,26 +126,23 @@ export class BatchWriter implements OnModuleInit, OnApplicationShutdown {
     if (this.path === undefined) return this.inProcess(statements);
     if (this.closing) throw new Error('the SQLite writer is closed');
     const worker = this.worker ?? (await this.start(this.path));
-    if (this.later.length > 0 && performance.now() - this.laterSince >= LATER_MIN_MS) this.sendLater(worker);
+    this.sendLater(worker);
     return this.send(worker, statements);
   }
 
   /**
    * The same, for writes nobody waits on at once (device rows and readings,
    * made after their events are committed and sent): the job waits for the
-   * first `run` once the oldest held job has waited LATER_MIN_MS, and goes
-   * to the thread just before it, so the two cost one wake-up of the thread
-   * and share one transaction; alone, it goes after LATER_MS. At 1,000 lone
-   * events a second an event no longer waits behind a readings commit of
-   * its own, and the projection's rows go with one event commit in twenty,
-   * not each (issue #17). A big job (LATER_AT_ONCE_PARAMS) goes at once.
-   * Held jobs keep their order.
+   * next `run` and goes to the thread just before it, so the two cost one
+   * wake-up of the thread and share one transaction; alone, it goes after
+   * LATER_MS. At 1,000 lone events a second that halves the thread's
+   * wake-ups and commits, and an event no longer waits behind a readings
+   * commit of its own (issue #17). A big job (LATER_AT_ONCE_PARAMS) goes at once.
    */
   runLater(statements: WriteStatement[]): Promise<number[]> {
     if (this.path === undefined) return this.inProcess(statements);
     if (this.closing) return Promise.reject(new Error('the SQLite writer is closed'));
     return new Promise<number[]>((resolve, reject) => {
-      if (this.later.length === 0) this.laterSince = performance.now();
       this.later.push({ statements, resolve, reject });
       if (this.worker !== undefined && paramCount(statements) >= LATER_AT_ONCE_PARAMS) {
         // The jobs held before it go first: their order is kept.

@@ -1,7 +1,7 @@
 import { GroupCommitQueue } from './group-commit-queue';
 
 /** A queue of numbers (each counting its value in units) whose commits the test can hold or fail. */
-function setup(maxBatch = 10, maxPending = 20) {
+function setup(maxBatch = 10, maxPending = 20, minIntervalMs?: number) {
   const attempts: { batch: number[]; attempt: number }[] = [];
   const committed: number[][] = [];
   let failures = 0;
@@ -25,6 +25,7 @@ function setup(maxBatch = 10, maxPending = 20) {
       committed.push(batch);
     },
     failed: () => undefined,
+    minIntervalMs,
   });
   const add = (...items: number[]): void => {
     for (const n of items) queue.add(n, n);
@@ -114,5 +115,36 @@ describe('GroupCommitQueue', () => {
     await s.queue.drain();
     expect(s.queue.pending).toBe(0);
     expect(s.queue.oldest).toBeUndefined();
+  });
+
+  describe('with minIntervalMs', () => {
+    beforeEach(() => jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] }));
+    afterEach(() => jest.useRealTimers());
+
+    it('starts the next batch that long after the previous one started, with everything that came meanwhile', async () => {
+      const s = setup(10, 20, 20);
+      s.add(1);
+      await Promise.resolve();
+      expect(s.committed).toEqual([[1]]);
+      s.add(2);
+      s.add(3);
+      await jest.advanceTimersByTimeAsync(19);
+      expect(s.committed).toEqual([[1]]);
+      s.add(4);
+      await jest.advanceTimersByTimeAsync(1);
+      await s.queue.drain();
+      expect(s.committed).toEqual([[1], [2, 3, 4]]);
+    });
+
+    it('does not wait while a full batch is queued', async () => {
+      const s = setup(5, 40, 20);
+      s.add(1);
+      await Promise.resolve();
+      s.add(5, 1);
+      await Promise.resolve();
+      await Promise.resolve();
+      // 6 units queued, the batch limit 5: the next batch goes at once, without the timer.
+      expect(s.committed).toEqual([[1], [5]]);
+    });
   });
 });
