@@ -86,10 +86,12 @@ describe('dashboard in headless Chromium', () => {
     const shortLived = await browser.newPage();
     shortLived.on('pageerror', (err) => pageErrors.push(err.message));
     try {
-      await shortLived.goto(`${app.url}/?token=${clientToken(app, { expiresInSec: 2 })}`);
+      // Long enough for the page to go live first on a loaded CI machine: with 2 s, one run's page was
+      // not live before its token ran out, and so never showed `live`.
+      await shortLived.goto(`${app.url}/?token=${clientToken(app, { expiresInSec: 6 })}`);
       await shortLived.waitForSelector('[data-testid="stream-state"][data-state="live"]');
       // The stream's last words are `event: token_expired`.
-      await shortLived.waitForSelector('[data-testid="stream-state"][data-state="expired"]', { timeout: 10_000 });
+      await shortLived.waitForSelector('[data-testid="stream-state"][data-state="expired"]', { timeout: 15_000 });
       expect(await shortLived.textContent('[data-testid="reconnect-banner"]')).toBe(
         'The token has expired: reload the page with a new one.',
       );
