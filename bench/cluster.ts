@@ -31,15 +31,11 @@ import mqtt from 'mqtt';
 import WebSocket from 'ws';
 import type { Stats } from './latency-stats';
 import { ms, stats } from './latency-stats';
+import { numberFlag } from './args';
 import { freshPostgres } from './fresh-postgres';
 
-const args = process.argv.slice(2);
-const flag = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const RATE = flag('rate', 5000);
-const SECONDS = flag('seconds', 10);
+const RATE = numberFlag('rate', 5000);
+const SECONDS = numberFlag('seconds', 10);
 const TARGET_MS = 2;
 const PAD = 'x'.repeat(48);
 const { MQTT_URL, DATABASE_URL, REDIS_URL } = process.env;

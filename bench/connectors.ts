@@ -28,18 +28,14 @@ import { loadConfig } from '../src/config/load-config';
 import { ConnectorsService } from '../src/connectors/connectors.service';
 import { verifySignature } from '../src/connectors/signature';
 import { MqttTransport } from '../src/mqtt/mqtt-transport';
+import { hasFlag, numberFlag, stringFlag } from './args';
 
-const args = process.argv.slice(2);
-const num = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const COUNT = num('count', 50_000);
-const RATE = num('rate', 5000);
-const SEC = num('sec', 10);
-const only = args.indexOf('--only') >= 0 ? args[args.indexOf('--only') + 1] : undefined;
+const COUNT = numberFlag('count', 50_000);
+const RATE = numberFlag('rate', 5000);
+const SEC = numberFlag('sec', 10);
+const only = stringFlag('only');
 /** `--all-types`: the steady connector takes every event, not `data` only. */
-const ALL_TYPES = args.includes('--all-types');
+const ALL_TYPES = hasFlag('all-types');
 const SECRET = 'bench-secret-0123456789';
 
 /** The receiver: counts events, checks each signature, answers 204. */

@@ -50,25 +50,17 @@ import type { Sample } from './delivery-harness';
 import { Server, mqttClient, openMany, paced, payload, processCpuMs, settle, wsClient } from './delivery-harness';
 import type { Stats } from './latency-stats';
 import { ms, stats } from './latency-stats';
+import { hasFlag, listFlag, numberFlag } from './args';
 import { DurableFloor } from './durable-floor';
 import { NodeRed, installNodeRed } from './node-red';
 import { freshPostgres } from './fresh-postgres';
 
-const args = process.argv.slice(2);
-const list = (name: string, fallback: string[]): string[] => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1].split(',') : fallback;
-};
 const MOSQUITTO = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:1883';
-const number = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
 /** Seconds published and dropped before the measured ones. */
-const WARMUP_SECONDS = number('warmup', 5);
+const WARMUP_SECONDS = numberFlag('warmup', 5);
 /** Seconds measured after the warm-up. */
 const MEASURED_SECONDS = 4;
-const PER_SECOND = args.includes('--per-second');
+const PER_SECOND = hasFlag('per-second');
 /** Until every client and the bare subscriber have seen a probe message, the peer is not ready. */
 const READY_DEADLINE_MS = 20_000;
 
@@ -102,7 +94,7 @@ interface Peer {
   start(run: string): Promise<Running>;
 }
 
-const STAGES = args.includes('--stages');
+const STAGES = hasFlag('stages');
 const POSTGRES = process.env.DATABASE_URL?.startsWith('postgres') ? process.env.DATABASE_URL : undefined;
 
 async function bridge(options: { mqttUrl?: string; topicPrefix?: string; postgres?: boolean }): Promise<Running> {
@@ -131,7 +123,7 @@ async function reachable(url: string): Promise<boolean> {
 }
 
 async function availablePeers(): Promise<Peer[]> {
-  const wanted = list('peers', [
+  const wanted = listFlag('peers', [
     'embedded',
     'mosquitto',
     'node-red',
@@ -306,7 +298,7 @@ const cpuPerMessage = (r: Result): number | undefined =>
 
 export async function peers(): Promise<void> {
   const all = await availablePeers();
-  const chosen = list(
+  const chosen = listFlag(
     'workloads',
     WORKLOADS.map((w) => w.name),
   );

@@ -23,25 +23,18 @@
  *    out`) at everyday rates, each beside a bare MQTT subscriber, with the
  *    ratios bridge/Node-RED and bridge/bare.
  */
+import { listFlag, numberFlag } from './args';
 import type { Sample } from './delivery-harness';
 import { Server, mqttClient, openMany, paced, payload, settle, sseClient, wsClient } from './delivery-harness';
 import { peers } from './delivery-peers';
 import type { Stats } from './latency-stats';
 import { ms, stats } from './latency-stats';
 
-const args = process.argv.slice(2);
-const flag = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const SECONDS = flag('seconds', 10);
-const FLOOD = flag('flood', 100_000);
-const FANOUT = flag('fanout', 1000);
-const IDLE = flag('idle', 5000);
-const ONLY = (() => {
-  const i = args.indexOf('--only');
-  return i >= 0 ? args[i + 1].split(',') : ['latency', 'flood', 'fanout', 'memory', 'peers'];
-})();
+const SECONDS = numberFlag('seconds', 10);
+const FLOOD = numberFlag('flood', 100_000);
+const FANOUT = numberFlag('fanout', 1000);
+const IDLE = numberFlag('idle', 5000);
+const ONLY = listFlag('only', ['latency', 'flood', 'fanout', 'memory', 'peers']);
 
 const row = (name: string, s: Stats, expected?: number): string =>
   `| ${name} | ${s.count}${expected === undefined ? '' : ` of ${expected}`} | ${ms(s.p50)} | ${ms(s.p99)} | ${ms(s.max)} |`;

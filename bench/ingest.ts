@@ -42,24 +42,15 @@ import { MqttTransport } from '../src/mqtt/mqtt-transport';
 import { loadavg } from 'node:os';
 import { DEVICES, bareQos1, publishQos1, workloads } from './ingest-qos1';
 import { SIGNALLING_TYPE, publishSignalling } from './ingest-signalling';
+import { hasFlag, numberFlag, stringFlag } from './args';
 import { freshPostgres } from './fresh-postgres';
 import { stats } from './latency-stats';
 
-const args = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const numberFlag = (name: string, fallback: number): number => {
-  const value = Number(flag(name) ?? fallback);
-  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} expects a number, got ${flag(name)}`);
-  return value;
-};
 const COUNT = numberFlag('count', 100_000);
 const SOAK_SEC = numberFlag('soak', 0);
 const SOAK_RATE = numberFlag('rate', 5000);
-const ONLY = flag('only');
-const MESSAGE_IDS = args.includes('--message-ids');
+const ONLY = stringFlag('only');
+const MESSAGE_IDS = hasFlag('message-ids');
 const QOS1_COUNT = numberFlag('qos1', 50_000);
 const QOS1_ROUNDS = Math.max(1, Math.trunc(numberFlag('rounds', 3)));
 const DEVICE_WINDOW = numberFlag('device-window', 10);

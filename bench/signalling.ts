@@ -39,19 +39,12 @@ import { SignallingAuthService } from '../src/signalling/signalling-auth.service
 import { SignallingHubService } from '../src/signalling/signalling-hub.service';
 import { LocalSignallingRelay } from '../src/signalling/signalling-relay';
 import { SIGNALLING_PATH, SignallingGateway } from '../src/signalling/signalling.gateway';
+import { listFlag, numberFlag } from './args';
 import { routing } from './signalling-routing';
 
-const args = process.argv.slice(2);
-const arg = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const SECONDS = arg('seconds', 10);
-const SUBSCRIBERS = arg('subscribers', 1000);
-const PATTERN_COUNTS = (() => {
-  const i = args.indexOf('--patterns');
-  return i >= 0 ? args[i + 1].split(',').map(Number) : [10, 1000, 10_000];
-})();
+const SECONDS = numberFlag('seconds', 10);
+const SUBSCRIBERS = numberFlag('subscribers', 1000);
+const PATTERN_COUNTS = listFlag('patterns', ['10', '1000', '10000']).map(Number);
 /** The issue's latency case: 1,000 subscribers at 10 messages/s. */
 const TARGET_SUBSCRIBERS = 1000;
 

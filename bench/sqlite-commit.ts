@@ -41,17 +41,13 @@ import { MIGRATIONS } from '../src/database/migrations';
 import { SqliteCheckpointer } from '../src/database/sqlite-checkpointer';
 import type { WriteJob, WriteResult, WriteStatement, WriterOptions } from '../src/database/sqlite-writer.protocol';
 import { WalState } from '../src/database/wal-state';
+import { listFlag, numberFlag } from './args';
 import { ms, stats } from './latency-stats';
 
-const args = process.argv.slice(2);
-const flag = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const RATE = flag('rate', 1000);
-const SECONDS = flag('seconds', 10);
-const BURN = flag('burn', 0);
-const RIDES = (args.includes('--ride') ? args[args.indexOf('--ride') + 1] : '1').split(',').map(Number);
+const RATE = numberFlag('rate', 1000);
+const SECONDS = numberFlag('seconds', 10);
+const BURN = numberFlag('burn', 0);
+const RIDES = listFlag('ride', ['1']).map(Number);
 
 /** Bytes this process has had written to storage so far (Linux), or undefined. */
 function writtenBytes(): number | undefined {
