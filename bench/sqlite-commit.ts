@@ -3,7 +3,7 @@
  * (issue #17), without a broker, clients or the rest of the service, so the
  * figures move little with the machine's load:
  *
- *   npm run bench -- sqlite-commit [--rate 1000] [--seconds 10] [--burn 0] [--ride 1]
+ *   npm run bench -- sqlite-commit [--rate 1000] [--seconds 10] [--burn 0] [--ride 1] [--batch 1]
  *
  * Lone event-log appends (the counter, one event row of ~330 bytes, its batch
  * row) go to the writer thread one at a time at `rate` a second, each with the
@@ -24,6 +24,9 @@
  * apart at the least), or with one in N, then carrying the N events' device
  * rows and readings in one job: a row of the table per value, both ways of
  * checkpointing each.
+ *
+ * `--batch N`: N events per append instead of one (the rate stays in
+ * appends a second), as the log's group commit makes them at 10,000 msg/s.
  *
  * `--burn N` runs N processes that only spin in a busy loop beside both ways
  * (stopped at the end): the same commits on a machine whose cores are taken,
@@ -48,6 +51,8 @@ const RATE = numberFlag('rate', 1000);
 const SECONDS = numberFlag('seconds', 10);
 const BURN = numberFlag('burn', 0);
 const RIDES = listFlag('ride', ['1']).map(Number);
+/** Events per append (`--batch`): 1, a lone event, as at everyday rates; more, as the log's group commit makes them under load. */
+const BATCH = numberFlag('batch', 1);
 
 /** Bytes this process has had written to storage so far (Linux), or undefined. */
 function writtenBytes(): number | undefined {
@@ -69,17 +74,20 @@ async function schema(path: string): Promise<void> {
   await db.destroy();
 }
 
-/** One lone event's append, as SqliteEventLogRepository writes it. */
-function append(id: number): WriteStatement[] {
+/** One append of `events` events from position `first` (BATCH; 1: a lone event), as SqliteEventLogRepository writes it. */
+function append(first: number, events = BATCH): WriteStatement[] {
+  const last = first + events - 1;
+  const values: unknown[] = [];
+  for (let id = first; id <= last; id++) values.push(id, 'data', 'bench', `b-${id % 100}`, Date.now(), BODY, null);
   return [
-    { sql: `UPDATE event_sequence SET last_id = ? WHERE name = 'events' AND last_id = ?`, params: [id, id - 1] },
+    { sql: `UPDATE event_sequence SET last_id = ? WHERE name = 'events' AND last_id = ?`, params: [last, first - 1] },
     {
-      sql: `INSERT INTO events (id, event, device_type, device_id, received_at, body, message_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      params: [id, 'data', 'bench', `b-${id % 100}`, Date.now(), BODY, null],
+      sql: `INSERT INTO events (id, event, device_type, device_id, received_at, body, message_id) VALUES ${Array.from({ length: events }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+      params: values,
     },
     {
       sql: `INSERT INTO event_batches (batch_key, first_id, last_id, skipped) VALUES (?, ?, ?, ?)`,
-      params: [`bench-${id}`, id, id, ''],
+      params: [`bench-${first}`, first, last, ''],
     },
   ];
 }
@@ -157,9 +165,12 @@ async function run(mode: 'in-commit' | 'checkpointer', ride: number): Promise<vo
     const wait = due - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     if (id > 1 && (id - 1) % ride === 0)
-      writer.postMessage({ id: -id, statements: deviceWrites(id - ride, id - 1) } satisfies WriteJob);
+      writer.postMessage({
+        id: -id,
+        statements: deviceWrites((id - 1 - ride) * BATCH + 1, (id - 1) * BATCH),
+      } satisfies WriteJob);
     sentAt.set(id, performance.now());
-    writer.postMessage({ id, statements: append(id) } satisfies WriteJob);
+    writer.postMessage({ id, statements: append((id - 1) * BATCH + 1) } satisfies WriteJob);
     if (id % 100 === 0) largestWal = Math.max(largestWal, statSync(`${path}-wal`).size);
   }
   while (times.length < total) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -187,7 +198,8 @@ async function main(): Promise<void> {
   );
   process.on('exit', () => burners.forEach((b) => b.kill('SIGKILL')));
   const beside = BURN > 0 ? `, beside ${BURN} busy-looping processes` : '';
-  console.log(`### SQLite commit round trip, ${RATE} lone appends a second for ${SECONDS} s${beside}\n`);
+  const what = BATCH === 1 ? 'lone appends' : `appends of ${BATCH} events`;
+  console.log(`### SQLite commit round trip, ${RATE} ${what} a second for ${SECONDS} s${beside}\n`);
   console.log(
     '| checkpoints | device rows ride with one append in | appends | p50 | p99 | max | over 10 ms | largest WAL | CPU per append | written per append |\n|---|---|---|---|---|---|---|---|---|---|',
   );

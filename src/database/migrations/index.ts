@@ -9,6 +9,7 @@ import { ReadingBatches1700000009000 } from './1700000009000-reading-batches';
 import { Connectors1700000010000 } from './1700000010000-connectors';
 import { IngestLeases1700000012000 } from './1700000012000-ingest-leases';
 import { DevicesProjection1700000013000 } from './1700000013000-devices-projection';
+import { SqliteRowidKeys1700000014000 } from './1700000014000-sqlite-rowid-keys';
 
 /** Every migration, oldest first. Both SQLite and PostgreSQL run these; nothing uses `synchronize`. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   Connectors1700000010000,
   IngestLeases1700000012000,
   DevicesProjection1700000013000,
+  SqliteRowidKeys1700000014000,
 ];
