@@ -1,25 +1,17 @@
 import mqtt from 'mqtt';
 import { filter, firstValueFrom, map, takeWhile, timeout, toArray } from 'rxjs';
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import type { DeviceEvent, StreamItem } from '../src/bus/device-event';
 import { EventBusService } from '../src/bus/event-bus.service';
-import { loadConfig } from '../src/config/load-config';
 import { MIGRATIONS } from '../src/database/migrations';
 import { SqliteRowidKeys1700000014000 } from '../src/database/migrations/1700000014000-sqlite-rowid-keys';
 import type { Storage, TestApp } from './support/app';
-import { bootApp, freshStorage } from './support/app';
+import { bootApp, freshStorage, openDatabase } from './support/app';
 
 // Recent: a device whose last event is old would go offline at once, and log that too.
 const T0 = Date.now();
 const iso = (ms: number): string => new Date(ms).toISOString();
 const BEFORE = MIGRATIONS.slice(0, MIGRATIONS.indexOf(SqliteRowidKeys1700000014000));
-
-function openDatabase(storage: Storage, migrations: typeof MIGRATIONS): DataSource {
-  const db = loadConfig({ DATABASE_URL: storage.databaseUrl, DATA_DIR: storage.dataDir }).database;
-  return db.type === 'postgres'
-    ? new DataSource({ type: 'postgres', url: db.url, migrations })
-    : new DataSource({ type: 'better-sqlite3', database: db.path, migrations });
-}
 
 /** Three events of meter/old-1 as a bridge before the upgrade logged them, and their batch. */
 async function writeOldLog(db: DataSource): Promise<DeviceEvent[]> {

@@ -1,24 +1,14 @@
 import mqtt from 'mqtt';
-import { DataSource } from 'typeorm';
-import { loadConfig } from '../src/config/load-config';
 import { MIGRATIONS } from '../src/database/migrations';
 import { ReadingsDeviceKey1700000006000 } from '../src/database/migrations/1700000006000-readings-device-key';
 import type { ReadingView } from '../src/devices/devices.dto';
-import type { Storage, TestApp } from './support/app';
-import { backends, bootApp, freshStorage } from './support/app';
+import type { TestApp } from './support/app';
+import { backends, bootApp, freshStorage, openDatabase } from './support/app';
 import { waitFor } from './support/wait';
 
 const T0 = Date.UTC(2025, 0, 15, 12, 0, 0);
 const iso = (ms: number): string => new Date(ms).toISOString();
 const postgres = backends.databaseUrl?.startsWith('postgres') ?? false;
-
-/** A DataSource on the database the app would open on this storage, without the app. */
-function openDatabase(storage: Storage, migrations: typeof MIGRATIONS): DataSource {
-  const db = loadConfig({ DATABASE_URL: storage.databaseUrl, DATA_DIR: storage.dataDir }).database;
-  return db.type === 'postgres'
-    ? new DataSource({ type: 'postgres', url: db.url, migrations })
-    : new DataSource({ type: 'better-sqlite3', database: db.path, migrations });
-}
 
 /**
  * Readings as the device sent them, on the database the suite runs on:

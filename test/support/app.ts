@@ -3,12 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
 import { startApp } from '../../src/app';
 import type { RunningApp } from '../../src/app';
 import type { Env } from '../../src/config/load-config';
 import { loadConfig } from '../../src/config/load-config';
 import { MqttTransport } from '../../src/mqtt/mqtt-transport';
 import { TokenService } from '../../src/auth/token.service';
+import type { MIGRATIONS } from '../../src/database/migrations';
 
 /**
  * Backends come from the environment: embedded broker and SQLite by default;
@@ -26,6 +28,18 @@ export interface Storage {
   databaseUrl: string;
   topicPrefix: string;
   dispose(): Promise<void>;
+}
+
+/**
+ * A DataSource on the database the app would open on this storage, without
+ * the app, with these migrations: to write what an older version left
+ * before the app upgrades it.
+ */
+export function openDatabase(storage: Storage, migrations: typeof MIGRATIONS): DataSource {
+  const db = loadConfig({ DATABASE_URL: storage.databaseUrl, DATA_DIR: storage.dataDir }).database;
+  return db.type === 'postgres'
+    ? new DataSource({ type: 'postgres', url: db.url, migrations })
+    : new DataSource({ type: 'better-sqlite3', database: db.path, migrations });
 }
 
 /**
